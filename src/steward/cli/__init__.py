@@ -1,0 +1,1 @@
+"""The ``steward`` command line: a thin shell over the capabilities."""

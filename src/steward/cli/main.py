@@ -1,0 +1,18 @@
+"""Entry point of the ``steward`` command; each capability registers its commands here."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="steward",
+    help="Steward: register, validate, approve, monitor and withdraw clinical AI tools.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main() -> None:
+    """Steward: register, validate, approve, monitor and withdraw clinical AI tools."""

@@ -1,0 +1,45 @@
+"""The score cube: one aggregation pass reduces prediction rows to small, mergeable tables.
+
+See docs/methods.md section 1. ``bins`` owns bin edges and bin assignment, ``model`` owns the
+in-memory cube (margins, merge, coarsening), ``build`` owns the DuckDB aggregation pass.
+"""
+
+from steward.cube.bins import (
+    COARSE_BINS,
+    FINE_BINS,
+    LOGIT_PAIR_BINS,
+    assign_bins,
+    edges_with_thresholds,
+    logit_edges,
+)
+from steward.cube.model import (
+    LABEL_AXIS,
+    NEGATIVE,
+    POSITIVE,
+    STATS,
+    UNLABELLED,
+    Cube,
+    LevelCounts,
+    Margin,
+    PairedMargin,
+    ReplicateMargin,
+)
+
+__all__ = [
+    "COARSE_BINS",
+    "FINE_BINS",
+    "LABEL_AXIS",
+    "LOGIT_PAIR_BINS",
+    "NEGATIVE",
+    "POSITIVE",
+    "STATS",
+    "UNLABELLED",
+    "Cube",
+    "LevelCounts",
+    "Margin",
+    "PairedMargin",
+    "ReplicateMargin",
+    "assign_bins",
+    "edges_with_thresholds",
+    "logit_edges",
+]
