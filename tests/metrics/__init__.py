@@ -1,0 +1,1 @@
+"""Tests of the metrics computed from score cubes."""
