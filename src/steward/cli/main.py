@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from steward.cli.evaluate import evaluate_command
+
+from steward.cli.db import db_app
+
 app = typer.Typer(
     name="steward",
     help="Steward: register, validate, approve, monitor and withdraw clinical AI tools.",
@@ -16,3 +20,9 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """Steward: register, validate, approve, monitor and withdraw clinical AI tools."""
+
+
+app.add_typer(db_app, name="db")
+
+
+app.command("evaluate")(evaluate_command)
