@@ -1,0 +1,84 @@
+"""Runtime settings, read once from ``STEWARD_*`` environment variables.
+
+One settings class for the whole platform; it refuses placeholder secrets outside dev mode.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Self
+
+from pydantic import SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from steward.errors import StewardError
+
+PLACEHOLDER_SECRETS = frozenset({"", "changethis", "change-me", "changeme", "secret", "steward"})
+
+
+class ConfigError(StewardError):
+    """A setting is missing or unsafe; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    """Every setting Steward reads from the environment (prefix ``STEWARD_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_", extra="ignore")
+
+    home: Path = Path(".steward")
+    database_url: str | None = None
+    secret_key: SecretStr | None = None
+    dev: bool = False
+    evidence_max_bytes: int = 25 * 1024 * 1024
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 15 * 60
+    token_default_days: int = 90
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Self:
+        if self.secret_key is not None and not self.dev:
+            value = self.secret_key.get_secret_value()
+            if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
+                raise ValueError(
+                    "STEWARD_SECRET_KEY is empty, a placeholder or shorter than 16 characters; "
+                    "set a random value, e.g. from: "
+                    'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+                )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """``STEWARD_DATABASE_URL``, or a SQLite file under ``STEWARD_HOME``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'steward.db').resolve()}"
+
+    def require_secret_key(self) -> str:
+        """The secret key for signing; in dev mode a random per-process key if none is set."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if self.dev:
+            return _dev_secret()
+        raise ConfigError(
+            "STEWARD_SECRET_KEY is not set; set a random value of at least 16 characters, "
+            "or STEWARD_DEV=1 on a development machine"
+        )
+
+
+@lru_cache(maxsize=1)
+def _dev_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning validation errors into one readable :class:`ConfigError`."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"STEWARD_{'_'.join(str(p) for p in e['loc']).upper() or 'SETTINGS'}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise ConfigError(problems) from None

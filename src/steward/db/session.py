@@ -1,0 +1,25 @@
+"""Units of work: one session, one transaction, committed only when the block succeeds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class StewardSession(Session):
+    """The session class every unit of work uses (audit hooks attach to it)."""
+
+
+def session_factory(engine: Engine) -> sessionmaker[StewardSession]:
+    """A factory of sessions bound to ``engine``; objects stay readable after commit."""
+    return sessionmaker(bind=engine, class_=StewardSession, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[StewardSession]) -> Iterator[StewardSession]:
+    """Open a session and a transaction; commit on success, roll back on any exception."""
+    with factory() as session, session.begin():
+        yield session

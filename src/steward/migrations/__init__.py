@@ -1,0 +1,1 @@
+"""Alembic migrations of the Steward schema, shipped inside the package."""

@@ -1,0 +1,67 @@
+"""Engine and units of work on both databases: commit, rollback, foreign keys, SQLite pragmas."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from steward.db.session import StewardSession, unit_of_work
+from steward.registry.models import Organisation, OrganisationKind
+
+
+def _count(sessions: sessionmaker[StewardSession]) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(Organisation)) or 0
+
+
+def test_unit_of_work_commits_on_success(sessions: sessionmaker[StewardSession]) -> None:
+    with unit_of_work(sessions) as session:
+        session.add(Organisation(slug="nhs-a", name="Trust A", kind=OrganisationKind.TRUST))
+    assert _count(sessions) == 1
+
+
+def test_unit_of_work_rolls_back_everything_on_error(
+    sessions: sessionmaker[StewardSession],
+) -> None:
+    def failing_unit() -> None:
+        with unit_of_work(sessions) as session:
+            session.add(Organisation(slug="nhs-a", name="Trust A", kind=OrganisationKind.TRUST))
+            session.flush()
+            raise RuntimeError("later step failed")
+
+    with pytest.raises(RuntimeError):
+        failing_unit()
+    assert _count(sessions) == 0
+
+
+def test_foreign_keys_are_enforced(sessions: sessionmaker[StewardSession]) -> None:
+    with pytest.raises(IntegrityError), unit_of_work(sessions) as session:
+        session.add(
+            Organisation(
+                slug="orphan", name="Orphan", kind=OrganisationKind.SITE, parent_id=uuid.uuid4()
+            )
+        )
+    assert _count(sessions) == 0
+
+
+def test_kind_is_checked_by_the_database(engine: Engine) -> None:
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO organisations (id, slug, name, kind, created_at) "
+                "VALUES (:id, 'x', 'X', 'galaxy', CURRENT_TIMESTAMP)"
+            ),
+            {"id": uuid.uuid4().hex},
+        )
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite pragmas")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
