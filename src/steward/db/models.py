@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from steward.db.base import Base
 from steward.registry import models as registry_models
+from steward.registry import records as registry_records
 
 metadata = Base.metadata
 
-__all__ = ["metadata", "registry_models"]
+__all__ = ["metadata", "registry_models", "registry_records"]
