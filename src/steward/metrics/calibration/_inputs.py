@@ -1,0 +1,123 @@
+"""Validation of calibration inputs and the labelled per-bin sums every calibration metric uses."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.stats import norm
+
+from steward.cube import NEGATIVE, POSITIVE, STATS, LevelCounts
+from steward.metrics._counts import check_counts, check_unbatched, warn_undefined
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+_N, _SUM_P, _SUM_P2, _SUM_LOGP, _SUM_LOG1MP, _SUM_Z = (
+    STATS.index(name) for name in ("n", "sum_p", "sum_p2", "sum_logp", "sum_log1mp", "sum_z")
+)
+
+
+class LabelledBins(NamedTuple):
+    """Per-bin sums over labelled rows, each of shape ``(..., n_bins)`` in float64."""
+
+    neg: FloatArray
+    """Rows with outcome 0."""
+    pos: FloatArray
+    """Rows with outcome 1."""
+    sum_p: FloatArray
+    """Sum of scores over all labelled rows."""
+    sum_p_pos: FloatArray
+    """Sum of scores over rows with outcome 1."""
+    sum_p2: FloatArray
+    """Sum of squared scores over all labelled rows."""
+    sum_logp_pos: FloatArray
+    """Sum of log p over rows with outcome 1."""
+    sum_log1mp_neg: FloatArray
+    """Sum of log(1 - p) over rows with outcome 0."""
+    sum_z: FloatArray
+    """Sum of logit p over all labelled rows."""
+
+    @property
+    def rows(self) -> FloatArray:
+        return self.neg + self.pos
+
+
+def labelled_bins(counts: LevelCounts) -> LabelledBins:
+    """Validate ``counts`` and return its labelled per-bin sums (unlabelled rows are ignored)."""
+    check_counts(counts)
+    stats = np.asarray(counts.stats, dtype=np.float64)
+    if stats.shape[-1] != len(STATS):
+        raise ValueError(
+            f"stats has {stats.shape[-1]} statistics per cell; calibration needs all "
+            f"{len(STATS)}: {', '.join(STATS)}"
+        )
+    neg, pos = stats[..., NEGATIVE, :], stats[..., POSITIVE, :]
+    return LabelledBins(
+        neg=neg[..., _N],
+        pos=pos[..., _N],
+        sum_p=neg[..., _SUM_P] + pos[..., _SUM_P],
+        sum_p_pos=pos[..., _SUM_P],
+        sum_p2=neg[..., _SUM_P2] + pos[..., _SUM_P2],
+        sum_logp_pos=pos[..., _SUM_LOGP],
+        sum_log1mp_neg=neg[..., _SUM_LOG1MP],
+        sum_z=neg[..., _SUM_Z] + pos[..., _SUM_Z],
+    )
+
+
+def unbatched_bins(counts: LevelCounts, batched_alternative: str) -> LabelledBins:
+    """``labelled_bins`` for functions that return one estimate (no batch axes allowed)."""
+    bins = labelled_bins(counts)
+    check_unbatched(counts, batched_alternative)
+    return bins
+
+
+def totals(bins: LabelledBins) -> LabelledBins:
+    """Sums over bins: every field gets shape ``batch_shape`` (float64 accumulation)."""
+    return LabelledBins(*(np.asarray(np.sum(f, axis=-1, dtype=np.float64)) for f in bins))
+
+
+def warn_where(undefined: BoolArray, reason: str) -> None:
+    """One warning naming how many results are ``nan`` because ``reason``."""
+    count = int(np.count_nonzero(undefined))
+    if count == 0:
+        return
+    if undefined.ndim == 0:
+        warn_undefined(f"{reason}; returning nan", stacklevel=4)
+    else:
+        warn_undefined(
+            f"{reason} in {count} of {undefined.size} replicates; returning nan for those",
+            stacklevel=4,
+        )
+
+
+def safe_divide(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+    """``numerator / denominator`` with ``nan`` where the denominator is zero (no warning)."""
+    den = np.asarray(denominator, dtype=np.float64)
+    zero = den == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.asarray(numerator, dtype=np.float64) / np.where(zero, 1.0, den)
+    return np.where(zero, np.nan, out)
+
+
+def as_result(values: FloatArray) -> float | FloatArray:
+    """A Python float for unbatched input, else the array of one value per batch element."""
+    array = np.asarray(values, dtype=np.float64)
+    return float(array) if array.ndim == 0 else array
+
+
+def normal_quantile(confidence_level: float) -> float:
+    """Two-sided standard-normal critical value, e.g. 1.95996 for 0.95."""
+    check_confidence_level(confidence_level)
+    return float(norm.ppf(0.5 + confidence_level / 2.0))
+
+
+def check_confidence_level(confidence_level: float) -> None:
+    if not (isinstance(confidence_level, float | int) and 0.0 < confidence_level < 1.0):
+        raise ValueError(f"confidence_level must lie in (0, 1), got {confidence_level!r}")
+
+
+def finite_or_nan(x: float) -> float:
+    return x if math.isfinite(x) else math.nan

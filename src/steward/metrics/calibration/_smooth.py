@@ -1,0 +1,360 @@
+"""Smoothed calibration: a weighted local-linear (loess) curve over coarsened cube bins, the
+integrated calibration index and its quantiles (Austin & Steyerberg 2019)."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from steward.cube import LevelCounts
+from steward.metrics.calibration._grouped import (
+    CalibrationCurve,
+    equal_count_edges,
+    uniform_group_edges,
+)
+from steward.metrics.calibration._inputs import (
+    FloatArray,
+    LabelledBins,
+    as_result,
+    labelled_bins,
+    normal_quantile,
+    unbatched_bins,
+    warn_where,
+)
+
+#: Fraction of the labelled rows in each local fit (R's ``loess`` default, used by [Austin 2019]).
+DEFAULT_SPAN = 0.75
+#: Coarse bins the curve is fitted on: about this many bins of equal row count ...
+DEFAULT_SMOOTHING_BINS = 100
+#: ... further split so that no coarse bin is wider than this on the probability scale.
+_MAX_BIN_WIDTH = 0.05
+#: Batch elements smoothed per vectorised chunk (bounds memory at about 10 MB per array).
+_CHUNK = 64
+
+
+class CalibrationErrors(NamedTuple):
+    """Distances between the smoothed calibration curve and the diagonal, over labelled rows.
+
+    Each field is a float, or an array of shape ``counts.batch_shape`` for batched counts.
+    """
+
+    ici: float | FloatArray
+    """Integrated calibration index: mean absolute distance."""
+    e50: float | FloatArray
+    """Median absolute distance."""
+    e90: float | FloatArray
+    """90th percentile of the absolute distance."""
+    emax: float | FloatArray
+    """Largest absolute distance."""
+
+
+class _Smoothing(NamedTuple):
+    predicted: FloatArray
+    """Mean score per coarse group, ``(..., C)``."""
+    observed: FloatArray
+    """Event rate per coarse group, ``(..., C)``."""
+    rows: FloatArray
+    """Labelled rows per coarse group, ``(..., C)``; 0 marks padding, which carries no weight."""
+
+
+def smoothed_calibration_errors(
+    counts: LevelCounts,
+    *,
+    span: float = DEFAULT_SPAN,
+    n_bins: int = DEFAULT_SMOOTHING_BINS,
+) -> CalibrationErrors:
+    r"""ICI, E50, E90 and Emax: how far the smoothed calibration curve lies from the diagonal.
+
+    The calibration curve :math:`\hat s(p)` is the weighted local-linear (loess, tricube kernel)
+    regression of the outcome on the score, on the probability scale [1]_ [2]_. It is fitted to
+    coarse bins of the cube rather than to rows: the bins are merged into about ``n_bins`` groups
+    of equal row count (split further so none is wider than 0.05), each group enters the fit at
+    its mean score :math:`\bar p_c` with its event rate and a weight equal to its row count
+    :math:`n_c`, and the local bandwidth at :math:`x_0` is the distance within which a fraction
+    ``span`` of the rows lie, as in ``lowess``. Then, with
+    :math:`e_c = |\hat s(\bar p_c) - \bar p_c|`,
+
+    .. math::
+
+        \mathrm{ICI} = \frac{\sum_c n_c e_c}{\sum_c n_c},
+
+    E50 and E90 are the row-weighted median and 90th percentile of :math:`e_c` (inverted CDF),
+    and Emax its maximum over non-empty groups. These approximate the row-level definitions
+    (each row's error taken at its own score), which differ only through the spread of scores
+    within a group (docs/methods.md section 1: approximate).
+
+    Parameters
+    ----------
+    counts : LevelCounts
+        Binned statistics, optionally with leading batch axes (bootstrap replicates); the
+        coarse groups are chosen for each batch element from its own rows, so a batched result
+        equals the results of the elements one at a time. Unlabelled rows are ignored.
+    span : float, default 0.75
+        Fraction of rows in each local fit, in (0, 1].
+    n_bins : int, default 100
+        Number of equal-count groups the curve is fitted on.
+
+    Returns
+    -------
+    CalibrationErrors
+        Each field a float, or an array of shape ``counts.batch_shape``; ``nan`` (with
+        ``UndefinedMetricWarning``) when there are no labelled rows.
+
+    References
+    ----------
+    .. [1] Austin PC, Steyerberg EW. The Integrated Calibration Index (ICI) and related metrics
+       for quantifying the calibration of logistic regression models. Statistics in Medicine
+       2019;38:4051-4065.
+    .. [2] Cleveland WS. Robust locally weighted regression and smoothing scatterplots. J Am
+       Stat Assoc 1979;74:829-836.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from steward.cube import LevelCounts
+    >>> stats = np.zeros((10, 3, 8))  # ten bins; in bin b, 100 rows with score (b + .5) / 10
+    >>> p = (np.arange(10) + 0.5) / 10
+    >>> events = 100 * p  # observed rates equal the scores: perfectly calibrated
+    >>> stats[:, 0, 0], stats[:, 0, 1] = 100 - events, (100 - events) * p
+    >>> stats[:, 1, 0], stats[:, 1, 1] = events, events * p
+    >>> errors = smoothed_calibration_errors(LevelCounts(np.linspace(0, 1, 11), stats))
+    >>> [round(abs(value), 12) for value in errors]
+    [0.0, 0.0, 0.0, 0.0]
+    """
+    bins = labelled_bins(counts)
+    _check_smoothing(span, n_bins)
+    smoothing = _coarse_bins(bins, counts.edges, n_bins)
+    total_rows = np.sum(smoothing.rows, axis=-1)
+    warn_where(total_rows == 0, "no labelled rows")
+    errors = _chunked_errors(smoothing, span)
+    return CalibrationErrors(*(as_result(e) for e in errors))
+
+
+def ici(
+    counts: LevelCounts,
+    *,
+    span: float = DEFAULT_SPAN,
+    n_bins: int = DEFAULT_SMOOTHING_BINS,
+) -> float | FloatArray:
+    """Integrated calibration index (see ``smoothed_calibration_errors`` for the definition).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from steward.cube import LevelCounts
+    >>> stats = np.zeros((10, 3, 8))  # every score over-predicts risk by 0.05
+    >>> p = (np.arange(10) + 0.5) / 10
+    >>> events = 100 * (p - 0.05)
+    >>> stats[:, 0, 0], stats[:, 0, 1] = 100 - events, (100 - events) * p
+    >>> stats[:, 1, 0], stats[:, 1, 1] = events, events * p
+    >>> round(ici(LevelCounts(np.linspace(0, 1, 11), stats)), 6)
+    0.05
+    """
+    return smoothed_calibration_errors(counts, span=span, n_bins=n_bins).ici
+
+
+def calibration_curve(
+    counts: LevelCounts,
+    n_points: int = DEFAULT_SMOOTHING_BINS,
+    *,
+    span: float = DEFAULT_SPAN,
+    confidence_level: float = 0.95,
+) -> CalibrationCurve:
+    r"""Smoothed calibration curve with a pointwise confidence band, for plots and reports.
+
+    The same local-linear fit as ``smoothed_calibration_errors`` (``n_bins = n_points``),
+    evaluated at the mean score of each coarse group: ``predicted`` is that mean score,
+    ``observed`` the smoothed event rate :math:`\hat s = \sum_c \ell_c \bar y_c` and ``n`` the
+    group's rows. The band is :math:`\hat s \pm z_{1-\alpha/2}\sqrt{\widehat{\mathrm{Var}}}`
+    with the local regression's binomial variance
+
+    .. math::
+
+        \widehat{\mathrm{Var}}\,\hat s(x_0) = \sum_c \ell_c(x_0)^2\,
+        \frac{\tilde s_c (1 - \tilde s_c)}{n_c},
+
+    where :math:`\ell_c(x_0)` are the smoother's weights and :math:`\tilde s_c` the smoothed
+    rate at group :math:`c` clipped to [0, 1]; the band is clipped to [0, 1]. It covers the
+    smooth, not smoothing bias, so it is narrow where the curve bends sharply.
+
+    Parameters
+    ----------
+    counts : LevelCounts
+        Binned statistics without batch axes. Unlabelled rows are ignored.
+    n_points : int, default 100
+        About how many points (equal-count groups) the curve has.
+    span : float, default 0.75
+        Fraction of rows in each local fit, in (0, 1].
+    confidence_level : float, default 0.95
+        Coverage of the pointwise band.
+
+    Returns
+    -------
+    CalibrationCurve
+        One point per non-empty group, ordered by predicted risk (all arrays empty when there
+        are no labelled rows).
+
+    References
+    ----------
+    .. [1] Austin PC, Steyerberg EW. Graphical assessment of internal and external calibration
+       of logistic regression models by using loess smoothers. Statistics in Medicine
+       2014;33:517-535.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from steward.cube import LevelCounts
+    >>> stats = np.zeros((10, 3, 8))
+    >>> p = (np.arange(10) + 0.5) / 10
+    >>> events = 100 * p
+    >>> stats[:, 0, 0], stats[:, 0, 1] = 100 - events, (100 - events) * p
+    >>> stats[:, 1, 0], stats[:, 1, 1] = events, events * p
+    >>> curve = calibration_curve(LevelCounts(np.linspace(0, 1, 11), stats), n_points=10)
+    >>> np.round(curve.observed, 6).tolist() == np.round(p, 6).tolist()
+    True
+    >>> bool(np.all(curve.ci_low < curve.observed) and np.all(curve.observed < curve.ci_high))
+    True
+    """
+    bins = unbatched_bins(counts, "calibration_curve on each replicate")
+    z = normal_quantile(confidence_level)
+    _check_smoothing(span, n_points)
+    x, y, w = _coarse_groups(bins.rows, bins.pos, bins.sum_p, counts.edges, n_points)
+    if x.size == 0:
+        empty = np.zeros(0)
+        return CalibrationCurve(empty, empty, empty, empty, empty)
+    fitted, weights = _local_linear(x, y, w, span)
+    rate = np.clip(fitted, 0.0, 1.0)
+    variance = np.sum(weights**2 * (rate * (1.0 - rate) / w), axis=-1)
+    half_width = z * np.sqrt(variance)
+    return CalibrationCurve(
+        predicted=x,
+        observed=fitted,
+        ci_low=np.clip(fitted - half_width, 0.0, 1.0),
+        ci_high=np.clip(fitted + half_width, 0.0, 1.0),
+        n=w,
+    )
+
+
+def _check_smoothing(span: float, n_bins: int) -> None:
+    if not (isinstance(span, float | int) and 0.0 < span <= 1.0):
+        raise ValueError(f"span must lie in (0, 1], got {span!r}")
+    if not isinstance(n_bins, int | np.integer) or n_bins < 1:
+        raise ValueError(f"the number of smoothing bins must be a positive integer, got {n_bins!r}")
+
+
+def _coarse_bins(bins: LabelledBins, edges: FloatArray, n_bins: int) -> _Smoothing:
+    """Coarse groups of every batch element, padded with empty groups to a common width.
+
+    Each batch element gets its own groups (as a row-level bootstrap would re-run the whole
+    procedure on each replicate), so batched results equal those of one element at a time.
+    """
+    batch_shape = bins.rows.shape[:-1]
+    flat = [field.reshape(-1, edges.size - 1) for field in (bins.rows, bins.pos, bins.sum_p)]
+    groups = [
+        _coarse_groups(rows, events, score_sum, edges, n_bins)
+        for rows, events, score_sum in zip(*flat, strict=True)
+    ]
+    width = max([1, *(group.rows.size for group in groups)])
+    padded = []
+    for field, fill in zip(_Smoothing._fields, (0.5, 0.0, 0.0), strict=True):
+        array = np.full((len(groups), width), fill)
+        for i, group in enumerate(groups):
+            values = getattr(group, field)
+            array[i, : values.size] = values
+        padded.append(array.reshape(*batch_shape, width))
+    return _Smoothing(*padded)
+
+
+def _coarse_groups(
+    rows: FloatArray, events: FloatArray, score_sum: FloatArray, edges: FloatArray, n_bins: int
+) -> _Smoothing:
+    """Merge the bins of one group of rows into about ``n_bins`` equal-count groups, split
+    further so that none is wider than 0.05; empty groups are dropped."""
+    coarse = np.union1d(
+        equal_count_edges(edges, rows, n_bins),
+        uniform_group_edges(edges, math.ceil((edges[-1] - edges[0]) / _MAX_BIN_WIDTH)),
+    )
+    starts = np.searchsorted(edges, coarse[:-1])
+    rows, events, score_sum = (np.add.reduceat(a, starts) for a in (rows, events, score_sum))
+    present = rows > 0
+    rows, events, score_sum = rows[present], events[present], score_sum[present]
+    return _Smoothing(score_sum / rows, events / rows, rows)
+
+
+def _chunked_errors(smoothing: _Smoothing, span: float) -> tuple[FloatArray, ...]:
+    batch_shape = smoothing.rows.shape[:-1]
+    groups = smoothing.rows.shape[-1]
+    flat = [array.reshape(-1, groups) for array in smoothing]
+    results = []
+    for start in range(0, flat[0].shape[0], _CHUNK):
+        x, y, w = (array[start : start + _CHUNK] for array in flat)
+        results.append(_errors(x, y, w, span))
+    stacked = (np.concatenate([r[i] for r in results]) for i in range(4))
+    return tuple(values.reshape(batch_shape) for values in stacked)
+
+
+def _errors(
+    x: FloatArray, y: FloatArray, w: FloatArray, span: float
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """ICI, E50, E90 and Emax of each row of ``(batch, C)`` arrays; ``nan`` without rows."""
+    total = np.sum(w, axis=-1)
+    empty = total == 0
+    safe_w = np.where(empty[..., None], 1.0, w)
+    fitted, _ = _local_linear(x, y, safe_w, span)
+    error = np.abs(fitted - x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ici = np.sum(safe_w * error, axis=-1) / np.sum(safe_w, axis=-1)
+    e50 = _weighted_quantile(error, safe_w, 0.5)
+    e90 = _weighted_quantile(error, safe_w, 0.9)
+    emax = np.max(np.where(safe_w > 0, error, -np.inf), axis=-1)
+    return tuple(np.where(empty, np.nan, v) for v in (ici, e50, e90, emax))  # type: ignore[return-value]
+
+
+def _weighted_quantile(values: FloatArray, weights: FloatArray, q: float) -> FloatArray:
+    """Inverted-CDF quantile: the smallest value whose cumulative weight reaches ``q``."""
+    order = np.argsort(values, axis=-1)
+    sorted_values = np.take_along_axis(values, order, axis=-1)
+    cumulative = np.cumsum(np.take_along_axis(weights, order, axis=-1), axis=-1)
+    target = q * cumulative[..., -1:]
+    first = np.argmax(cumulative >= target * (1.0 - 1e-12), axis=-1)
+    return np.take_along_axis(sorted_values, first[..., None], axis=-1)[..., 0]
+
+
+def _local_linear(
+    x: FloatArray, y: FloatArray, w: FloatArray, span: float
+) -> tuple[FloatArray, FloatArray]:
+    """Weighted local-linear fit at every ``x``: fitted values ``(..., C)`` and the smoother's
+    weights ``(..., C, C)`` (row ``i`` gives the fit at ``x[i]`` as a combination of ``y``).
+
+    The bandwidth at ``x0`` is the smallest distance ``h`` such that the groups within ``h``
+    hold a fraction ``span`` of the total weight; kernel weights are
+    ``w * (1 - (d / h)^3)^3``. Where the neighbourhood has a single distinct score the fit
+    falls back to the local weighted mean.
+    """
+    distance = np.abs(x[..., None, :] - x[..., :, None])
+    order = np.argsort(distance, axis=-1)
+    sorted_distance = np.take_along_axis(distance, order, axis=-1)
+    sorted_weight = np.take_along_axis(np.broadcast_to(w[..., None, :], distance.shape), order, -1)
+    cumulative = np.cumsum(sorted_weight, axis=-1)
+    target = span * cumulative[..., -1:]
+    reach = np.argmax(cumulative >= target * (1.0 - 1e-12), axis=-1)
+    bandwidth = np.take_along_axis(sorted_distance, reach[..., None], axis=-1)
+    bandwidth = np.maximum(bandwidth, np.finfo(np.float64).tiny)
+    u = np.minimum(distance / bandwidth, 1.0)
+    kernel = w[..., None, :] * (1.0 - u**3) ** 3
+    dx = x[..., None, :] - x[..., :, None]
+    s0 = np.sum(kernel, axis=-1, keepdims=True)
+    s1 = np.sum(kernel * dx, axis=-1, keepdims=True)
+    s2 = np.sum(kernel * dx * dx, axis=-1, keepdims=True)
+    det = s0 * s2 - s1 * s1
+    linear = det > 1e-10 * s0 * s2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weights = np.where(
+            linear,
+            kernel * (s2 - dx * s1) / np.where(linear, det, 1.0),
+            kernel / np.where(s0 > 0, s0, 1.0),
+        )
+    fitted = np.einsum("...ic,...c->...i", weights, y)
+    return fitted, weights
