@@ -1,0 +1,433 @@
+"""Report charts drawn server-side with matplotlib as small, accessible inline SVG.
+
+Text stays text (``svg.fonttype = none``) and inherits the page font; ids are made unique per
+chart so several charts can share one page; output is deterministic for the same input.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib
+import numpy as np
+from markupsafe import Markup, escape
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, NullLocator
+
+#: Longest curve drawn; longer curves are thinned to this many points.
+MAX_POINTS = 400
+
+# Okabe & Ito colour-blind-safe palette; every series is also told apart by line style.
+MODEL = "#0072B2"
+COMPARATOR = "#D55E00"
+REFERENCE = "#555555"
+GROUPS = "#1a1a1a"
+GRID = "#d9d9d9"
+
+_RC: dict[Any, Any] = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "steward-report",
+    "font.family": "sans-serif",
+    "font.size": 9.0,
+    "axes.titlesize": 10.0,
+    "axes.labelsize": 9.0,
+    "axes.edgecolor": "#333333",
+    "axes.linewidth": 0.8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "xtick.color": "#333333",
+    "ytick.color": "#333333",
+    "legend.frameon": False,
+    "legend.fontsize": 8.5,
+    "lines.linewidth": 1.8,
+}
+# matplotlib's rcParams are global; one chart is drawn at a time.
+_LOCK = threading.Lock()
+_PT_TO_PX = 4 / 3
+# Ratio axes (O/E) are logarithmic; these ticks read naturally, the fine ones only on short axes.
+_RATIO_TICKS = (0.25, 0.33, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 4.0)
+_FINE_RATIO_TICKS = (0.33, 0.67, 0.9, 1.1)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """An inline SVG chart and the sentence that describes it to screen-reader users."""
+
+    svg: Markup
+    label: str
+
+
+@dataclass(frozen=True)
+class Series:
+    """A named line to draw: ``x`` and ``y`` of equal length (``nan`` leaves a gap)."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+
+
+@dataclass(frozen=True)
+class Band:
+    """A smoothed curve with its pointwise confidence band."""
+
+    x: np.ndarray
+    y: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+@dataclass(frozen=True)
+class Point:
+    """An estimate with its interval, placed on a forest or time chart."""
+
+    label: str
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    hollow: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One column of a forest chart (or one row of a time chart): a metric and its reference."""
+
+    title: str
+    points: Sequence[Point]
+    reference: float | None = None
+    reference_label: str = ""
+    log_scale: bool = False
+
+
+def thin(*arrays: np.ndarray, limit: int = MAX_POINTS) -> tuple[np.ndarray, ...]:
+    """Keep at most ``limit`` evenly spaced points (always the first and the last)."""
+    size = len(arrays[0])
+    if size <= limit:
+        return arrays
+    keep = np.unique(np.linspace(0, size - 1, limit).round().astype(np.int64))
+    return tuple(a[keep] for a in arrays)
+
+
+def chart_label(text: str, limit: int = 32) -> str:
+    """A user string made safe for a chart: control characters dropped, ``$`` kept literal."""
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text).strip()
+    if len(cleaned) > limit:
+        cleaned = cleaned[: limit - 1].rstrip() + "…"
+    return cleaned.replace("$", r"\$")
+
+
+def roc_chart(chart_id: str, fpr: np.ndarray, tpr: np.ndarray, summary: str) -> Chart:
+    """ROC curve with the diagonal of no discrimination."""
+    fpr, tpr = thin(fpr, tpr)
+    with _figure(3.6, 3.5) as fig:
+        ax = fig.add_subplot()
+        ax.plot([0, 1], [0, 1], color=REFERENCE, linestyle=":", linewidth=1.0, label="No skill")
+        ax.plot(fpr, tpr, color=MODEL, label="Model", drawstyle="default")
+        _unit_axes(ax, 1.0)
+        ax.set_xlabel("1 − specificity (false-positive rate)")
+        ax.set_ylabel("Sensitivity (true-positive rate)")
+        ax.legend(loc="lower right")
+        svg = _to_svg(fig)
+    label = f"ROC curve. {summary}"
+    return Chart(_inline(svg, chart_id, label), label)
+
+
+def calibration_chart(
+    chart_id: str, smooth: Band | None, groups: Band | None, summary: str
+) -> Chart:
+    """Smoothed calibration curve with its band, grouped observed risks and the diagonal."""
+    with _figure(3.6, 3.5) as fig:
+        ax = fig.add_subplot()
+        top = _calibration_limit(smooth, groups)
+        ax.plot(
+            [0, top],
+            [0, top],
+            color=REFERENCE,
+            linestyle=":",
+            linewidth=1.0,
+            label="Perfect calibration",
+        )
+        if smooth is not None:
+            x, y, low, high = thin(smooth.x, smooth.y, smooth.low, smooth.high)
+            if np.isfinite(low).any() and np.isfinite(high).any():
+                ax.fill_between(x, low, high, color=MODEL, alpha=0.18, linewidth=0, label="95% CI")
+            ax.plot(x, y, color=MODEL, label="Smoothed")
+        if groups is not None:
+            err = _error_bars(groups.y, groups.low, groups.high)
+            ax.errorbar(
+                groups.x,
+                groups.y,
+                yerr=err,
+                fmt="o",
+                color=GROUPS,
+                markersize=3.5,
+                elinewidth=0.9,
+                capsize=2,
+                label="Grouped",
+            )
+        _unit_axes(ax, top)
+        ax.set_xlabel("Predicted risk")
+        ax.set_ylabel("Observed risk")
+        ax.legend(loc="upper left")
+        svg = _to_svg(fig)
+    label = f"Calibration plot. {summary}"
+    return Chart(_inline(svg, chart_id, label), label)
+
+
+def decision_chart(
+    chart_id: str,
+    model: Series,
+    treat_all: Series,
+    comparator: Series | None,
+    marked_thresholds: Sequence[float],
+    summary: str,
+) -> Chart:
+    """Decision curve: net benefit of the model against treat-all, treat-none and a comparator."""
+    with _figure(5.4, 3.4) as fig:
+        ax = fig.add_subplot()
+        x_all = model.x
+        ax.axhline(0.0, color="#000000", linewidth=1.0, linestyle="-", label="Treat none")
+        ax.plot(
+            *thin(treat_all.x, treat_all.y),
+            color=REFERENCE,
+            linestyle="--",
+            linewidth=1.3,
+            label="Treat all",
+        )
+        if comparator is not None:
+            ax.plot(
+                *thin(comparator.x, comparator.y),
+                color=COMPARATOR,
+                linestyle="-.",
+                label=chart_label(comparator.name),
+            )
+        ax.plot(*thin(model.x, model.y), color=MODEL, label="Model")
+        for t in marked_thresholds:
+            ax.axvline(t, color=GRID, linewidth=0.9, zorder=0)
+        curves = [model.y] + ([comparator.y] if comparator is not None else [])
+        high = max([_finite_max(c) for c in [*curves, treat_all.y]] + [0.01])
+        ax.set_ylim(-0.15 * high, 1.12 * high)
+        lo, hi = _finite_min(x_all), _finite_max(x_all)
+        if lo < hi:
+            ax.set_xlim(lo, hi)
+        ax.set_xlabel("Threshold probability")
+        ax.set_ylabel("Net benefit")
+        ax.grid(True, color=GRID, linewidth=0.5)
+        ax.legend(loc="upper right")
+        svg = _to_svg(fig)
+    label = f"Decision curve. {summary}"
+    return Chart(_inline(svg, chart_id, label), label)
+
+
+def forest_chart(
+    chart_id: str, levels: Sequence[str], panels: Sequence[Panel], summary: str
+) -> Chart:
+    """One row per level, one panel per metric, each estimate with its interval."""
+    height = 0.9 + 0.32 * len(levels)
+    width = 1.7 + 2.0 * len(panels)
+    with _figure(width, height) as fig:
+        axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+        positions = np.arange(len(levels))[::-1]
+        for ax, panel in zip(axes, panels, strict=True):
+            _forest_panel(ax, panel, positions)
+        axes[0].set_yticks(positions, [chart_label(level, 24) for level in levels])
+        axes[0].set_ylim(-0.7, len(levels) - 0.3)
+        svg = _to_svg(fig)
+    label = f"Forest plot. {summary}"
+    return Chart(_inline(svg, chart_id, label), label)
+
+
+def time_chart(
+    chart_id: str, windows: Sequence[str], panels: Sequence[Panel], summary: str
+) -> Chart:
+    """One panel per metric, one point per time window, each with its interval."""
+    rotate = len(windows) > 6
+    with _figure(6.0, 1.0 + 1.7 * len(panels) + (0.4 if rotate else 0.0)) as fig:
+        axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+        positions = np.arange(len(windows), dtype=np.float64)
+        for ax, panel in zip(axes, panels, strict=True):
+            values = np.array([_nan(p.value) for p in panel.points])
+            low = np.array([_nan(p.low) for p in panel.points])
+            high = np.array([_nan(p.high) for p in panel.points])
+            if panel.reference is not None:
+                ax.axhline(panel.reference, color=REFERENCE, linestyle=":", linewidth=1.0)
+            ax.errorbar(
+                positions,
+                values,
+                yerr=_error_bars(values, low, high),
+                fmt="o-",
+                color=MODEL,
+                markersize=4,
+                elinewidth=0.9,
+                capsize=2,
+            )
+            ax.set_ylabel(panel.title)
+            ax.grid(True, axis="y", color=GRID, linewidth=0.5)
+        step = max(1, math.ceil(len(windows) / 12))
+        axes[-1].set_xticks(
+            positions[::step],
+            [chart_label(w, 12) for w in windows][::step],
+            rotation=45 if rotate else 0,
+            ha="right" if rotate else "center",
+        )
+        axes[-1].set_xlim(-0.5, len(windows) - 0.5)
+        svg = _to_svg(fig)
+    label = f"Performance over time. {summary}"
+    return Chart(_inline(svg, chart_id, label), label)
+
+
+def _forest_panel(ax: Axes, panel: Panel, positions: np.ndarray) -> None:
+    if panel.reference is not None:
+        ax.axvline(panel.reference, color=REFERENCE, linestyle=":", linewidth=1.0)
+    estimated = [
+        (y, p) for y, p in zip(positions, panel.points, strict=True) if p.value is not None
+    ]
+    for y, point in zip(positions, panel.points, strict=True):
+        if point.value is None:
+            ax.text(
+                0.5,
+                y,
+                point.note or "not estimable",
+                transform=ax.get_yaxis_transform(),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color=REFERENCE,
+                fontstyle="italic",
+            )
+    ys = np.array([y for y, _ in estimated], dtype=np.float64)
+    values = np.array([_nan(p.value) for _, p in estimated])
+    lows = np.array([_nan(p.low if p.low is not None else p.value) for _, p in estimated])
+    highs = np.array([_nan(p.high if p.high is not None else p.value) for _, p in estimated])
+    hollow = np.array([p.hollow for _, p in estimated], dtype=bool)
+    if len(estimated):
+        ax.hlines(ys, lows, highs, color=MODEL, linewidth=1.4)
+        for mask, face, marker in ((~hollow, MODEL, "D"), (hollow, "white", "o")):
+            if mask.any():
+                ax.plot(
+                    values[mask],
+                    ys[mask],
+                    marker=marker,
+                    markersize=5,
+                    color=MODEL,
+                    markerfacecolor=face,
+                    markeredgewidth=1.3,
+                    linestyle="none",
+                )
+    candidates = np.concatenate([lows, highs, values]) if len(estimated) else np.array([])
+    if panel.log_scale:
+        candidates = candidates[candidates > 0]
+    drawn = [float(v) for v in candidates if np.isfinite(v)]
+    if panel.reference is not None:
+        drawn.append(panel.reference)
+    if drawn:
+        lo, hi = min(drawn), max(drawn)
+        if panel.log_scale:
+            lo, hi = lo / 1.15, hi * 1.15
+            ax.set_xscale("log")
+            ticks = [t for t in _RATIO_TICKS if lo <= t <= hi]
+            if len(ticks) > 6:
+                ticks = [t for t in ticks if t not in _FINE_RATIO_TICKS]
+            ax.xaxis.set_major_locator(FixedLocator(ticks or [1.0]))
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        else:
+            pad = max((hi - lo) * 0.08, 0.01)
+            lo, hi = lo - pad, hi + pad
+        ax.set_xlim(lo, hi)
+    ax.set_title(panel.title, loc="left")
+    ax.grid(True, axis="x", color=GRID, linewidth=0.5)
+    ax.tick_params(axis="y", length=0)
+
+
+def _unit_axes(ax: Axes, top: float) -> None:
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_aspect("equal")
+    ax.grid(True, color=GRID, linewidth=0.5)
+
+
+def _calibration_limit(smooth: Band | None, groups: Band | None) -> float:
+    """Axis upper limit: just above the largest predicted or observed risk, at most 1."""
+    values = [0.05]
+    for band in (smooth, groups):
+        if band is not None:
+            values += [_finite_max(band.x), _finite_max(band.y)]
+    top = min(1.0, max(values) * 1.1)
+    return float(math.ceil(top * 20) / 20)  # round up to a multiple of 0.05
+
+
+def _error_bars(y: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    below = np.where(np.isfinite(low), y - low, 0.0)
+    above = np.where(np.isfinite(high), high - y, 0.0)
+    bars: np.ndarray = np.clip(np.nan_to_num(np.vstack([below, above])), 0.0, None)
+    return bars
+
+
+def _finite_max(a: np.ndarray) -> float:
+    finite = a[np.isfinite(a)]
+    return float(finite.max()) if finite.size else 0.0
+
+
+def _finite_min(a: np.ndarray) -> float:
+    finite = a[np.isfinite(a)]
+    return float(finite.min()) if finite.size else 0.0
+
+
+def _nan(x: float | None) -> float:
+    return math.nan if x is None else x
+
+
+@contextmanager
+def _figure(width: float, height: float) -> Iterator[Figure]:
+    with _LOCK, matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(width, height), layout="constrained")
+        yield fig
+
+
+def _to_svg(fig: Figure) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()
+
+
+_PROLOGUE = re.compile(r"^.*?(?=<svg\b)", re.DOTALL)
+_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)
+_FONT_FAMILY = re.compile(r";?\s*font-family:[^;\"]*")
+_ID = re.compile(r'\sid="([^"]+)"')
+_REFERENCE = re.compile(r'(url\(#|xlink:href="#)([^)"]+)')
+_SIZE = re.compile(r'<svg([^>]*?) width="([\d.]+)pt" height="([\d.]+)pt"')
+
+
+def _inline(raw: str, chart_id: str, label: str) -> Markup:
+    """matplotlib's SVG document made into an element fit to sit inside an HTML page."""
+    svg = _METADATA.sub("", _PROLOGUE.sub("", raw, count=1))
+    svg = _FONT_FAMILY.sub("", svg)  # the page font applies instead
+    referenced = {match.group(2) for match in _REFERENCE.finditer(svg)}
+
+    def rename(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return f' id="{chart_id}-{name}"' if name in referenced else ""
+
+    svg = _ID.sub(rename, svg)
+    svg = _REFERENCE.sub(lambda m: f"{m.group(1)}{chart_id}-{m.group(2)}", svg)
+
+    def size(match: re.Match[str]) -> str:
+        width = float(match.group(2)) * _PT_TO_PX
+        height = float(match.group(3)) * _PT_TO_PX
+        return f'<svg{match.group(1)} width="{width:.0f}" height="{height:.0f}"'
+
+    svg = _SIZE.sub(size, svg, count=1)
+    opening = f'<svg id="{chart_id}" class="chart" role="img" aria-label="{escape(label)}"'
+    svg = svg.replace("<svg", opening, 1)
+    start = svg.index(">") + 1
+    svg = f"{svg[:start]}<title>{escape(label)}</title>{svg[start:]}"
+    return Markup(svg.strip())
