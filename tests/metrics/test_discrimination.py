@@ -399,3 +399,38 @@ def test_paired_delong_ignores_unlabelled_rows_and_checks_shape() -> None:
     bad = PairedMargin("c", edges, edges, np.zeros((3, 3, 3)), extended.score, extended.comparator)
     with pytest.raises(ValueError, match="shape"):
         paired_auroc_difference(bad)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 7), st.integers(0, 7), st.booleans()), min_size=4, max_size=40
+    )
+)
+def test_paired_delong_equals_brute_force_with_ties(rows: list[tuple[int, int, bool]]) -> None:
+    labels = np.array([float(r[2]) for r in rows])
+    if labels.sum() < 2 or (1 - labels).sum() < 2:
+        return
+    edges = edges_with_thresholds(8)
+    score = (np.array([r[0] for r in rows]) + 0.5) / 8
+    comparator = (np.array([r[1] for r in rows]) + 0.5) / 8
+    result = paired_auroc_difference(paired_cube(score, comparator, labels, edges))
+    difference, variance = brute_force_paired(score, comparator, labels)
+    assert result.value == pytest.approx(difference, abs=1e-12)
+    if variance > 1e-12:
+        z = abs(difference) / math.sqrt(variance)
+        assert result.p_value == pytest.approx(math.erfc(z / math.sqrt(2)), rel=1e-8, abs=1e-300)
+
+
+@pytest.mark.slow
+def test_delong_interval_covers_the_binned_auroc_at_the_nominal_rate() -> None:
+    # Binormal scores, n = 2,000, prevalence 10%; truth from one very large sample on the same
+    # bins (the binned score's AUROC), so only the interval's own error is measured.
+    edges = edges_with_thresholds(1000)
+    truth = auroc(level_counts(*sample(2_000_000, 0.1, 99), edges)).value
+    covered = 0
+    replications = 1000
+    for seed in range(replications):
+        estimate = auroc(level_counts(*sample(2000, 0.1, 10_000 + seed), edges))
+        covered += estimate.ci_low <= truth <= estimate.ci_high  # type: ignore[operator]
+    assert 0.93 <= covered / replications <= 0.97
