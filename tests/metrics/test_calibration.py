@@ -197,9 +197,10 @@ def test_intercept_and_slope_equal_statsmodels_when_each_bin_holds_one_score() -
 
 
 def test_intercept_and_slope_on_continuous_scores_are_within_a_fraction_of_their_se() -> None:
-    # With 1,000 uniform bins the cell-mean logit stands in for each row's logit; measured
-    # errors were below 0.1 standard errors, the largest with many scores < 0.001 (where bins
-    # are widest on the logit scale). Allow 0.15 SE.
+    # With 1,000 uniform bins the cell likelihood is expanded around each cell's mean logit;
+    # measured errors were below 0.01 standard errors, the largest with many scores < 0.001
+    # (where bins are widest on the logit scale). The plain grouped fit on cell means of z
+    # erred by up to 0.1 SE there. Allow 0.02 SE.
     for seed, (location, spread) in enumerate([(-1.5, 1.2), (-4.0, 2.0), (0.0, 2.5)]):
         rng = np.random.default_rng(100 + seed)
         p = expit(rng.normal(location, spread, 20_000))
@@ -207,8 +208,8 @@ def test_intercept_and_slope_on_continuous_scores_are_within_a_fraction_of_their
         offset_fit, slope_fit = statsmodels_fits(p, y)
         intercept, slope = calibration_intercept_slope(level_counts(p, y, EDGES))
         se_a, se_b = offset_fit.bse[0], slope_fit.bse[1]
-        assert abs(intercept.value - offset_fit.params[0]) < 0.15 * se_a
-        assert abs(slope.value - slope_fit.params[1]) < 0.15 * se_b
+        assert abs(intercept.value - offset_fit.params[0]) < 0.02 * se_a
+        assert abs(slope.value - slope_fit.params[1]) < 0.02 * se_b
         assert half_width(intercept) == pytest.approx(se_a, rel=0.01)
         assert half_width(slope) == pytest.approx(se_b, rel=0.01)
 
@@ -279,18 +280,20 @@ def test_ici_recovers_an_injected_miscalibration() -> None:
 
 
 def test_calibration_curve_agrees_with_ici_and_its_band_has_the_stated_width() -> None:
-    # Same scores, 300 independent outcome draws: the band's half-width should match the
-    # spread of the smoothed values across draws (to Monte Carlo error, ~5% in an SD).
+    # Same scores, 200 independent outcome draws: the band's half-width should match the
+    # spread of the smoothed values across draws. An SD from 200 draws has a Monte Carlo error
+    # of about 5%, so each point may deviate by 20% (4 errors) and the median by 7%.
     rng = np.random.default_rng(14)
     p = expit(rng.normal(-1.0, 1.0, 4_000))
     risk = expit(0.2 + 0.8 * logit(p))
-    draws = rng.binomial(1, risk, size=(300, p.size)).astype(np.float64)
+    draws = rng.binomial(1, risk, size=(200, p.size)).astype(np.float64)
     curves = [calibration_curve(level_counts(p, y, EDGES), n_points=30) for y in draws]
     observed = np.array([curve.observed for curve in curves])
     stated = np.mean([(c.ci_high - c.ci_low) / (2 * Z95) for c in curves], axis=0)
     inner = slice(3, -3)  # avoid points where the band is clipped at 0
     ratio = observed.std(axis=0)[inner] / stated[inner]
-    assert np.all((ratio > 0.85) & (ratio < 1.15)), ratio
+    assert np.all((ratio > 0.8) & (ratio < 1.2)), ratio
+    assert 0.93 < np.median(ratio) < 1.07
     curve = curves[0]
     counts = level_counts(p, draws[0], EDGES)
     weighted = np.sum(curve.n * np.abs(curve.observed - curve.predicted)) / curve.n.sum()
@@ -393,6 +396,7 @@ def test_one_outcome_class_leaves_only_undefined_metrics_nan() -> None:
         assert ici(counts) >= 0.0
 
 
+@pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.PerfectSeparationWarning")
 def test_perfect_separation_leaves_the_slope_nan_but_not_the_intercept() -> None:
     p = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.8])
     y = np.array([0.0, 0.0, 0.0, 1.0, 1.0, 1.0])

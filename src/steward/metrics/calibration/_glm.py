@@ -13,7 +13,6 @@ from steward.metrics.calibration._inputs import (
     BoolArray,
     FloatArray,
     LabelledBins,
-    as_result,
     labelled_bins,
     normal_quantile,
     unbatched_bins,
@@ -38,11 +37,15 @@ class _Cells(NamedTuple):
     trials: FloatArray
     mean_logit: FloatArray
     """Mean logit of the cell's labelled rows (0 in empty cells, which carry no weight)."""
+    event_logit_sum: FloatArray
+    """Sum of the logits of the cell's events."""
+    spread: FloatArray
+    """Sum of squared deviations of the cell's logits from their mean."""
     undefined: dict[str, BoolArray]
 
 
 def calibration_intercept_slope(
-    counts: LevelCounts, *, confidence_level: float = 0.95
+    counts: LevelCounts, *, alpha: float = 0.05
 ) -> tuple[Estimate, Estimate]:
     r"""Calibration intercept and slope (logistic recalibration) with Wald confidence intervals.
 
@@ -54,22 +57,35 @@ def calibration_intercept_slope(
         \operatorname{logit} P(y = 1) = a + \operatorname{offset}(z), \qquad
         \operatorname{logit} P(y = 1) = a' + b\,z.
 
-    Both are fitted by Newton-Raphson (IRLS with step halving, float64) as grouped binomial
-    GLMs on the cube's cells: bin :math:`c` contributes :math:`n_{1c}` successes out of
-    :math:`n_{0c} + n_{1c}` trials at covariate :math:`\bar z_c`, the mean logit of its labelled
-    rows. When each bin holds a single distinct score this is exactly the row-level maximum
-    likelihood fit; otherwise :math:`\bar z_c` stands in for the logits of the rows in the cell,
-    which is very close with narrow bins (docs/methods.md section 1: approximate). Intervals are
-    :math:`\hat\theta \pm z_{1-\alpha/2}\,\mathrm{SE}`, with SE from the inverse Fisher
-    information at the estimate.
+    Both are maximum likelihood fits computed from the cube's cells (bins) rather than rows.
+    The row-level log-likelihood :math:`\sum_i y_i \eta_i - \log(1 + e^{\eta_i})` with
+    :math:`\eta_i = a + b z_i` splits into a linear part, exact from the cells' sums
+    (:math:`a n_1 + b \sum_{y_i = 1} z_i`), and a convex part, expanded to second order around
+    each cell's mean logit :math:`\bar z_c` using its spread :math:`S_c = \sum_{i \in c}(z_i -
+    \bar z_c)^2` (from the sums of :math:`z` and :math:`z^2`):
+
+    .. math::
+
+        \ell(a, b) = a n_1 + b \sum_{i: y_i = 1} z_i - \sum_c \Big[ m_c \log\big(1 +
+        e^{\bar\eta_c}\big) + \tfrac12 b^2 \bar\mu_c (1 - \bar\mu_c) S_c \Big],
+        \qquad \bar\eta_c = a + b \bar z_c,\ \bar\mu_c = \operatorname{expit} \bar\eta_c,
+
+    with :math:`m_c` the labelled rows of cell :math:`c`. When each cell holds one distinct
+    score (:math:`S_c = 0`) this is exactly the row-level likelihood, i.e. the grouped binomial
+    GLM with :math:`n_{1c}` successes of :math:`m_c` trials at covariate :math:`\bar z_c`;
+    otherwise its error is of third order in the within-cell spread of the logits, far below
+    that of the plain grouped fit (docs/methods.md section 1: approximate). It is maximised by
+    Newton-Raphson in float64 with step halving, and the intervals are
+    :math:`\hat\theta \pm z_{1-\alpha/2}\,\mathrm{SE}` with SE from the inverse of the
+    observed information :math:`-\nabla^2 \ell` at the estimate.
 
     Parameters
     ----------
     counts : LevelCounts
         Binned statistics without batch axes (use ``calibration_intercept_slope_values`` for
         bootstrap replicates). Unlabelled rows are ignored.
-    confidence_level : float, default 0.95
-        Coverage of the Wald intervals.
+    alpha : float, default 0.05
+        One minus the coverage of the Wald intervals.
 
     Returns
     -------
@@ -106,15 +122,13 @@ def calibration_intercept_slope(
     >>> round(intercept.value, 6), round(slope.value, 6)
     (0.0, 1.0)
     """
-    z = normal_quantile(confidence_level)
+    z = normal_quantile(alpha)
     cells = _cells(unbatched_bins(counts, "calibration_intercept_slope_values"))
     intercept, slope = _fit_both(cells)
     return _estimate(intercept, 0, z), _estimate(slope, 1, z)
 
 
-def calibration_intercept_slope_values(
-    counts: LevelCounts,
-) -> tuple[float | FloatArray, float | FloatArray]:
+def calibration_intercept_slope_values(counts: LevelCounts) -> tuple[FloatArray, FloatArray]:
     """Calibration intercept and slope for every batch element (bootstrap replicates).
 
     The fits of all batch elements run together (vectorised Newton-Raphson); see
@@ -122,7 +136,9 @@ def calibration_intercept_slope_values(
 
     Returns
     -------
-    intercept, slope : float or ndarray of shape ``counts.batch_shape``
+    intercept, slope : ndarray of float64, shape ``counts.batch_shape``
+        ``nan`` (with ``UndefinedMetricWarning``) where undefined, as in
+        ``calibration_intercept_slope``.
 
     Examples
     --------
@@ -141,19 +157,25 @@ def calibration_intercept_slope_values(
     """
     cells = _cells(labelled_bins(counts))
     intercept, slope = _fit_both(cells)
-    return as_result(intercept.coef[..., 0]), as_result(slope.coef[..., 1])
+    return intercept.coef[..., 0], slope.coef[..., 1]
 
 
 def _cells(bins: LabelledBins) -> _Cells:
     trials = bins.rows
     occupied = trials > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean_logit = np.where(occupied, bins.sum_z / np.where(occupied, trials, 1.0), 0.0)
+    safe_trials = np.where(occupied, trials, 1.0)
+    with np.errstate(invalid="ignore"):
+        mean_logit = np.where(occupied, bins.sum_z / safe_trials, 0.0)
+        spread = np.where(occupied, bins.sum_z2 - bins.sum_z * mean_logit, 0.0)
     n_pos = np.sum(bins.pos, axis=-1)
     n_neg = np.sum(bins.neg, axis=-1)
     no_rows = (n_pos + n_neg) == 0
-    infinite = np.any(occupied & ~np.isfinite(mean_logit), axis=-1) & ~no_rows
-    mean_logit = np.where(np.isfinite(mean_logit), mean_logit, 0.0)
+    finite = np.isfinite(mean_logit) & np.isfinite(spread) & np.isfinite(bins.sum_z_pos)
+    infinite = np.any(~finite, axis=-1) & ~no_rows
+    mean_logit = np.where(finite, mean_logit, 0.0)
+    # Rounding can leave a tiny negative sum of squares when a cell's logits are all equal.
+    spread = np.where(finite, np.maximum(spread, 0.0), 0.0)
+    event_logit_sum = np.where(finite, bins.sum_z_pos, 0.0)
     one_class = ~no_rows & ~infinite & ((n_pos == 0) | (n_neg == 0))
     # Quasi-complete separation with one covariate: some cut point c has every event on one
     # side (z >= c) and every non-event on the other (z <= c); then no finite MLE exists.
@@ -169,7 +191,7 @@ def _cells(bins: LabelledBins) -> _Cells:
             separated
         ),
     }
-    return _Cells(bins.pos, trials, mean_logit, undefined)
+    return _Cells(bins.pos, trials, mean_logit, event_logit_sum, spread, undefined)
 
 
 def _extremes(values: FloatArray, present: BoolArray) -> tuple[FloatArray, FloatArray]:
@@ -183,87 +205,106 @@ def _fit_both(cells: _Cells) -> tuple[_Fit, _Fit]:
     undefined = cells.undefined
     for reason, mask in undefined.items():
         warn_where(mask, reason)
-    no_intercept = (
-        undefined["no labelled rows"]
-        | undefined["a score of exactly 0 or 1 has an infinite logit"]
-        | undefined["calibration intercept and slope need both events and non-events"]
-    )
-    no_slope = (
-        no_intercept
-        | undefined[
-            "the calibration slope is undefined: the score separates events from non-events"
-        ]
-    )
-    ones = np.ones_like(cells.mean_logit)
-    offset_design = ones[..., None]
-    slope_design = np.stack([ones, cells.mean_logit], axis=-1)
-    zeros = np.zeros_like(cells.mean_logit)
-    intercept = _newton(cells, offset_design, cells.mean_logit, np.array([0.0]), no_intercept)
-    slope = _newton(cells, slope_design, zeros, np.array([0.0, 1.0]), no_slope)
+    reasons = list(undefined.values())
+    no_intercept = reasons[0] | reasons[1] | reasons[2]
+    no_slope = no_intercept | reasons[3]
+    intercept = _newton(cells, free_slope=False, skip=no_intercept)
+    slope = _newton(cells, free_slope=True, skip=no_slope)
     return intercept, slope
 
 
-def _newton(
-    cells: _Cells, design: FloatArray, offset: FloatArray, start: FloatArray, skip: BoolArray
-) -> _Fit:
-    """Maximum likelihood of a grouped logistic model for every batch element at once.
+def _newton(cells: _Cells, *, free_slope: bool, skip: BoolArray) -> _Fit:
+    """Maximise the cell log-likelihood for every batch element at once.
 
-    Newton-Raphson on the binomial log-likelihood, halving a step while it lowers the
-    likelihood (a guard for starts far from the optimum). Batch elements in ``skip`` get
-    ``nan``; they are given an identity ridge so the batched linear solve stays regular.
+    Newton-Raphson, halving a step while it lowers the likelihood (a guard for starts far from
+    the optimum); where the observed information is not positive definite the step uses the
+    grouped GLM's Fisher information instead. Batch elements in ``skip`` get ``nan``; an
+    identity ridge keeps their linear solves regular.
     """
+    start = np.array([0.0, 1.0] if free_slope else [0.0])
     k = start.size
-    batch = skip.shape
-    coef = np.broadcast_to(start, (*batch, k)).astype(np.float64, copy=True)
+    coef = np.broadcast_to(start, (*skip.shape, k)).astype(np.float64, copy=True)
     ridge = np.eye(k) * skip[..., None, None]
-    loglik = _loglik(cells, design, offset, coef)
+    loglik, gradient, observed, fisher = _derivatives(cells, coef, free_slope)
     converged = skip.copy()
     for _ in range(_MAX_ITER):
-        gradient, information = _score_and_information(cells, design, offset, coef)
-        step = np.linalg.solve(information + ridge, gradient[..., None])[..., 0]
+        curvature = np.where(_positive_definite(observed)[..., None, None], observed, fisher)
+        step = np.linalg.solve(curvature + ridge, gradient[..., None])[..., 0]
         step = np.where(converged[..., None], 0.0, step)
-        scale = np.ones(batch)
+        scale = np.ones(skip.shape)
         for _ in range(_MAX_HALVINGS):
             candidate = coef + scale[..., None] * step
-            candidate_loglik = _loglik(cells, design, offset, candidate)
-            worse = candidate_loglik < loglik - 1e-12 * np.abs(loglik)
+            derivatives = _derivatives(cells, candidate, free_slope)
+            worse = derivatives[0] < loglik - 1e-12 * np.abs(loglik)
             if not np.any(worse):
                 break
             scale = np.where(worse, scale / 2.0, scale)
-        coef, loglik = candidate, candidate_loglik
+        coef = candidate
+        loglik, gradient, observed, fisher = derivatives
         moved = np.max(np.abs(scale[..., None] * step) / (1.0 + np.abs(coef)), axis=-1)
         converged |= moved < _STEP_TOL
         if np.all(converged):
             break
-    _, information = _score_and_information(cells, design, offset, coef)
-    cov = np.asarray(np.linalg.inv(information + ridge), dtype=np.float64)
-    failed = skip | ~converged
-    warn_where(failed & ~skip, "the calibration fit did not converge")
+    definite = _positive_definite(observed)
+    failed = skip | ~converged | ~definite
+    warn_where(~skip & ~converged, "the calibration fit did not converge")
+    warn_where(~skip & converged & ~definite, "the calibration fit has no finite variance")
+    cov = np.linalg.inv(np.where(failed[..., None, None], np.eye(k), observed))
     coef = np.where(failed[..., None], np.nan, coef)
     cov = np.where(failed[..., None, None], np.nan, cov)
-    return _Fit(coef, cov)
+    return _Fit(coef, np.asarray(cov, dtype=np.float64))
 
 
-def _linear_predictor(design: FloatArray, offset: FloatArray, coef: FloatArray) -> FloatArray:
-    eta: FloatArray = np.einsum("...ck,...k->...c", design, coef) + offset
-    return eta
+def _derivatives(
+    cells: _Cells, coef: FloatArray, free_slope: bool
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Log-likelihood, gradient, observed information and the grouped GLM's Fisher
+    information of the cell likelihood at ``coef`` (intercept, and slope if free)."""
+    x, m, spread = cells.mean_logit, cells.trials, cells.spread
+    a = coef[..., 0:1]
+    b = coef[..., 1:2] if free_slope else np.ones_like(a)
+    eta = a + b * x
+    mu = expit(eta)
+    v = mu * (1.0 - mu)
+    dv = v * (1.0 - 2.0 * mu)
+    d2v = v * (1.0 - 6.0 * v)
+    correction = 0.5 * b * b * spread
+    linear = a[..., 0] * np.sum(cells.events, axis=-1) + b[..., 0] * np.sum(
+        cells.event_logit_sum, axis=-1
+    )
+    loglik = linear - np.sum(m * np.logaddexp(0.0, eta) + correction * v, axis=-1)
+    grad_a = np.sum(cells.events - m * mu - correction * dv, axis=-1)
+    info_aa = np.sum(m * v + correction * d2v, axis=-1)
+    fisher_aa = np.sum(m * v, axis=-1)
+    if not free_slope:
+        return loglik, grad_a[..., None], info_aa[..., None, None], fisher_aa[..., None, None]
+    grad_b = np.sum(
+        cells.event_logit_sum - m * mu * x - b * v * spread - correction * dv * x, axis=-1
+    )
+    info_ab = np.sum(m * v * x + b * dv * spread + correction * d2v * x, axis=-1)
+    info_bb = np.sum(
+        m * v * x * x + v * spread + 2.0 * b * dv * x * spread + correction * d2v * x * x,
+        axis=-1,
+    )
+    fisher_ab = np.sum(m * v * x, axis=-1)
+    fisher_bb = np.sum(m * v * x * x, axis=-1)
+    gradient = np.stack([grad_a, grad_b], axis=-1)
+    observed = np.stack(
+        [np.stack([info_aa, info_ab], axis=-1), np.stack([info_ab, info_bb], axis=-1)], axis=-2
+    )
+    fisher = np.stack(
+        [np.stack([fisher_aa, fisher_ab], axis=-1), np.stack([fisher_ab, fisher_bb], axis=-1)],
+        axis=-2,
+    )
+    return loglik, gradient, observed, fisher
 
 
-def _loglik(cells: _Cells, design: FloatArray, offset: FloatArray, coef: FloatArray) -> FloatArray:
-    eta = _linear_predictor(design, offset, coef)
-    loglik: FloatArray = np.sum(cells.events * eta - cells.trials * np.logaddexp(0.0, eta), axis=-1)
-    return loglik
-
-
-def _score_and_information(
-    cells: _Cells, design: FloatArray, offset: FloatArray, coef: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    mu = expit(_linear_predictor(design, offset, coef))
-    residual = cells.events - cells.trials * mu
-    weight = cells.trials * mu * (1.0 - mu)
-    gradient = np.einsum("...ck,...c->...k", design, residual)
-    information = np.einsum("...ck,...c,...cl->...kl", design, weight, design)
-    return gradient, information
+def _positive_definite(matrix: FloatArray) -> BoolArray:
+    """Whether each 1x1 or 2x2 symmetric matrix is positive definite (Sylvester's criterion)."""
+    if matrix.shape[-1] == 1:
+        return np.asarray(matrix[..., 0, 0] > 0)
+    det = matrix[..., 0, 0] * matrix[..., 1, 1] - matrix[..., 0, 1] ** 2
+    return np.asarray((matrix[..., 0, 0] > 0) & (det > 0))
 
 
 def _estimate(fit: _Fit, index: int, z: float) -> Estimate:

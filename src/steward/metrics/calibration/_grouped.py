@@ -13,12 +13,13 @@ from steward.metrics.calibration._inputs import (
     FloatArray,
     LabelledBins,
     as_result,
+    check_alpha,
     labelled_bins,
-    normal_quantile,
     safe_divide,
     unbatched_bins,
     warn_where,
 )
+from steward.metrics.thresholds import wilson_interval
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def grouped_calibration(
     n_groups: int = 10,
     *,
     strategy: Literal["uniform", "quantile"] = "uniform",
-    confidence_level: float = 0.95,
+    alpha: float = 0.05,
 ) -> CalibrationCurve:
     r"""Mean predicted risk against observed event rate in groups of scores, with Wilson CIs.
 
@@ -68,8 +69,8 @@ def grouped_calibration(
         Number of groups requested.
     strategy : {"uniform", "quantile"}, default "uniform"
         Equal-width or equal-count groups.
-    confidence_level : float, default 0.95
-        Coverage of the Wilson intervals.
+    alpha : float, default 0.05
+        One minus the coverage of the Wilson intervals.
 
     Returns
     -------
@@ -94,7 +95,7 @@ def grouped_calibration(
     ([0.225, 0.8], [0.16666666666666666, 0.75], [60.0, 20.0])
     """
     bins = unbatched_bins(counts, "grouped_calibration on each replicate")
-    z = normal_quantile(confidence_level)
+    check_alpha(alpha)
     _check_n_groups(n_groups)
     if strategy == "uniform":
         coarse = uniform_group_edges(counts.edges, n_groups)
@@ -106,7 +107,7 @@ def grouped_calibration(
     n = groups.rows
     keep = n > 0
     n, events, score_sum = n[keep], groups.pos[keep], groups.sum_p[keep]
-    low, high = wilson_interval(events, n, z)
+    low, high = wilson_interval(events, n, alpha)
     return CalibrationCurve(
         predicted=score_sum / n, observed=events / n, ci_low=low, ci_high=high, n=n
     )
@@ -200,15 +201,6 @@ def snap_to_edges(edges: FloatArray, targets: FloatArray) -> FloatArray:
     left = right - 1
     nearest = np.where(targets - edges[left] <= edges[right] - targets, left, right)
     return np.unique(np.concatenate([[edges[0]], edges[nearest], [edges[-1]]]))
-
-
-def wilson_interval(events: FloatArray, n: FloatArray, z: float) -> tuple[FloatArray, FloatArray]:
-    """Wilson score interval for ``events`` of ``n`` (``n > 0``) at critical value ``z``."""
-    rate = events / n
-    z2n = z * z / n
-    centre = (rate + z2n / 2.0) / (1.0 + z2n)
-    half = z / (1.0 + z2n) * np.sqrt(rate * (1.0 - rate) / n + z2n / (4.0 * n))
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
 def _check_n_groups(n_groups: int) -> None:

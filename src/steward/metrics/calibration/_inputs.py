@@ -15,8 +15,9 @@ from steward.metrics._counts import check_counts, check_unbatched, warn_undefine
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
-_N, _SUM_P, _SUM_P2, _SUM_LOGP, _SUM_LOG1MP, _SUM_Z = (
-    STATS.index(name) for name in ("n", "sum_p", "sum_p2", "sum_logp", "sum_log1mp", "sum_z")
+_N, _SUM_P, _SUM_P2, _SUM_LOGP, _SUM_LOG1MP, _SUM_Z, _SUM_Z2 = (
+    STATS.index(name)
+    for name in ("n", "sum_p", "sum_p2", "sum_logp", "sum_log1mp", "sum_z", "sum_z2")
 )
 
 
@@ -39,6 +40,10 @@ class LabelledBins(NamedTuple):
     """Sum of log(1 - p) over rows with outcome 0."""
     sum_z: FloatArray
     """Sum of logit p over all labelled rows."""
+    sum_z_pos: FloatArray
+    """Sum of logit p over rows with outcome 1."""
+    sum_z2: FloatArray
+    """Sum of squared logit p over all labelled rows."""
 
     @property
     def rows(self) -> FloatArray:
@@ -64,6 +69,8 @@ def labelled_bins(counts: LevelCounts) -> LabelledBins:
         sum_logp_pos=pos[..., _SUM_LOGP],
         sum_log1mp_neg=neg[..., _SUM_LOG1MP],
         sum_z=neg[..., _SUM_Z] + pos[..., _SUM_Z],
+        sum_z_pos=pos[..., _SUM_Z],
+        sum_z2=neg[..., _SUM_Z2] + pos[..., _SUM_Z2],
     )
 
 
@@ -108,15 +115,15 @@ def as_result(values: FloatArray) -> float | FloatArray:
     return float(array) if array.ndim == 0 else array
 
 
-def normal_quantile(confidence_level: float) -> float:
-    """Two-sided standard-normal critical value, e.g. 1.95996 for 0.95."""
-    check_confidence_level(confidence_level)
-    return float(norm.ppf(0.5 + confidence_level / 2.0))
+def normal_quantile(alpha: float) -> float:
+    """Two-sided standard-normal critical value ``z_{1 - alpha/2}``, e.g. 1.95996 for 0.05."""
+    check_alpha(alpha)
+    return float(norm.ppf(1.0 - alpha / 2.0))
 
 
-def check_confidence_level(confidence_level: float) -> None:
-    if not (isinstance(confidence_level, float | int) and 0.0 < confidence_level < 1.0):
-        raise ValueError(f"confidence_level must lie in (0, 1), got {confidence_level!r}")
+def check_alpha(alpha: float) -> None:
+    if not (isinstance(alpha, float | int) and 0.0 < alpha < 1.0):
+        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
 
 
 def finite_or_nan(x: float) -> float:

@@ -12,7 +12,7 @@ from steward.metrics.calibration._inputs import (
     FloatArray,
     LabelledBins,
     as_result,
-    check_confidence_level,
+    check_alpha,
     labelled_bins,
     normal_quantile,
     safe_divide,
@@ -158,8 +158,9 @@ def log_loss(counts: LevelCounts) -> float | FloatArray:
     return as_result(safe_divide(-(total.sum_logp_pos + total.sum_log1mp_neg), n))
 
 
-def oe_values(counts: LevelCounts) -> float | FloatArray:
-    """Observed/expected ratio ``sum y / sum p`` for every batch element (see ``oe_ratio``).
+def oe_values(counts: LevelCounts) -> FloatArray:
+    """Observed/expected ratio ``sum y / sum p`` of every batch element, shape
+    ``counts.batch_shape`` (see ``oe_ratio``).
 
     Examples
     --------
@@ -171,11 +172,10 @@ def oe_values(counts: LevelCounts) -> float | FloatArray:
     >>> oe_values(LevelCounts(np.array([0.0, 1.0]), stats)).tolist()
     [1.25, 2.5]
     """
-    total = totals(labelled_bins(counts))
-    return as_result(_oe(total))
+    return _oe(totals(labelled_bins(counts)))
 
 
-def oe_ratio(counts: LevelCounts, *, confidence_level: float = 0.95) -> Estimate:
+def oe_ratio(counts: LevelCounts, *, alpha: float = 0.05) -> Estimate:
     r"""Observed/expected ratio with an exact Poisson confidence interval.
 
     .. math::
@@ -192,8 +192,8 @@ def oe_ratio(counts: LevelCounts, *, confidence_level: float = 0.95) -> Estimate
     counts : LevelCounts
         Binned statistics without batch axes (use ``oe_values`` for bootstrap replicates).
         Unlabelled rows are ignored.
-    confidence_level : float, default 0.95
-        Coverage of the interval.
+    alpha : float, default 0.05
+        One minus the coverage of the interval.
 
     Returns
     -------
@@ -219,20 +219,20 @@ def oe_ratio(counts: LevelCounts, *, confidence_level: float = 0.95) -> Estimate
     >>> [round(x, 4) for x in (estimate.value, estimate.ci_low, estimate.ci_high)]
     [1.25, 0.5994, 2.2988]
     """
-    check_confidence_level(confidence_level)
+    check_alpha(alpha)
     total = totals(unbatched_bins(counts, "oe_values"))
     value = float(_oe(total))
     if math.isnan(value):
         return Estimate(math.nan, math.nan, math.nan)
     observed, expected = float(total.pos), float(total.sum_p)
-    alpha = 1.0 - confidence_level
     low = 0.0 if observed == 0 else float(chi2.ppf(alpha / 2.0, 2.0 * observed)) / 2.0
     high = float(chi2.ppf(1.0 - alpha / 2.0, 2.0 * observed + 2.0)) / 2.0
     return Estimate(value, low / expected, high / expected)
 
 
-def citl_values(counts: LevelCounts) -> float | FloatArray:
-    """Calibration-in-the-large ``mean y - mean p`` for every batch element.
+def citl_values(counts: LevelCounts) -> FloatArray:
+    """Calibration-in-the-large ``mean y - mean p`` of every batch element, shape
+    ``counts.batch_shape``.
 
     See ``calibration_in_the_large``.
 
@@ -243,15 +243,15 @@ def citl_values(counts: LevelCounts) -> float | FloatArray:
     >>> stats = np.zeros((1, 3, 8))
     >>> stats[0, 0, :2] = [90, 7.0]
     >>> stats[0, 1, :2] = [10, 1.0]
-    >>> round(citl_values(LevelCounts(np.array([0.0, 1.0]), stats)), 6)  # 10/100 - 8/100
+    >>> float(citl_values(LevelCounts(np.array([0.0, 1.0]), stats)))  # (10 - 8) / 100
     0.02
     """
     total = totals(labelled_bins(counts))
     warn_where(total.rows == 0, _NO_ROWS)
-    return as_result(_citl(total))
+    return _citl(total)
 
 
-def calibration_in_the_large(counts: LevelCounts, *, confidence_level: float = 0.95) -> Estimate:
+def calibration_in_the_large(counts: LevelCounts, *, alpha: float = 0.05) -> Estimate:
     r"""Calibration-in-the-large (mean calibration) with a normal confidence interval.
 
     .. math::
@@ -269,8 +269,8 @@ def calibration_in_the_large(counts: LevelCounts, *, confidence_level: float = 0
     counts : LevelCounts
         Binned statistics without batch axes (use ``citl_values`` for bootstrap replicates).
         Unlabelled rows are ignored.
-    confidence_level : float, default 0.95
-        Coverage of the interval.
+    alpha : float, default 0.05
+        One minus the coverage of the interval.
 
     Returns
     -------
@@ -295,7 +295,7 @@ def calibration_in_the_large(counts: LevelCounts, *, confidence_level: float = 0
     >>> [round(x, 4) for x in (estimate.value, estimate.ci_low, estimate.ci_high)]
     [-0.2667, -0.8236, 0.2903]
     """
-    z = normal_quantile(confidence_level)
+    z = normal_quantile(alpha)
     total = totals(unbatched_bins(counts, "citl_values"))
     n = float(total.rows)
     if n == 0:

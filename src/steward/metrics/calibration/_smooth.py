@@ -160,7 +160,7 @@ def calibration_curve(
     n_points: int = DEFAULT_SMOOTHING_BINS,
     *,
     span: float = DEFAULT_SPAN,
-    confidence_level: float = 0.95,
+    alpha: float = 0.05,
 ) -> CalibrationCurve:
     r"""Smoothed calibration curve with a pointwise confidence band, for plots and reports.
 
@@ -187,8 +187,8 @@ def calibration_curve(
         About how many points (equal-count groups) the curve has.
     span : float, default 0.75
         Fraction of rows in each local fit, in (0, 1].
-    confidence_level : float, default 0.95
-        Coverage of the pointwise band.
+    alpha : float, default 0.05
+        One minus the coverage of the pointwise band.
 
     Returns
     -------
@@ -218,7 +218,7 @@ def calibration_curve(
     True
     """
     bins = unbatched_bins(counts, "calibration_curve on each replicate")
-    z = normal_quantile(confidence_level)
+    z = normal_quantile(alpha)
     _check_smoothing(span, n_points)
     x, y, w = _coarse_groups(bins.rows, bins.pos, bins.sum_p, counts.edges, n_points)
     if x.size == 0:
