@@ -153,16 +153,26 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture(params=BACKENDS)
 def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """URL of a database with no schema at all, to run the migrations on."""
+    """URL of a database with no schema at all, to run the migrations on.
+
+    On PostgreSQL this is a fresh schema (selected through ``search_path``) inside the worker's
+    database: dropping a schema is cheap, whereas dropping a database forces a checkpoint.
+    """
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    url = server.create_database("empty")
+    database: MigratedDatabase = request.getfixturevalue("postgres_migrated")
+    schema = f"empty_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(database.url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(database.url).update_query_dict({"options": f"-csearch_path={schema}"})
     try:
-        yield url
+        yield url.render_as_string(hide_password=False)
     finally:
-        server.drop_database(url)
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture

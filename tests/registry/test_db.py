@@ -12,6 +12,8 @@ from sqlalchemy.orm import sessionmaker
 from steward.db.session import StewardSession, unit_of_work
 from steward.registry.models import Organisation, OrganisationKind
 
+from ._support import ACTOR
+
 
 def _count(sessions: sessionmaker[StewardSession]) -> int:
     with sessions() as session:
@@ -19,7 +21,7 @@ def _count(sessions: sessionmaker[StewardSession]) -> int:
 
 
 def test_unit_of_work_commits_on_success(sessions: sessionmaker[StewardSession]) -> None:
-    with unit_of_work(sessions) as session:
+    with unit_of_work(sessions, ACTOR) as session:
         session.add(Organisation(slug="nhs-a", name="Trust A", kind=OrganisationKind.TRUST))
     assert _count(sessions) == 1
 
@@ -28,7 +30,7 @@ def test_unit_of_work_rolls_back_everything_on_error(
     sessions: sessionmaker[StewardSession],
 ) -> None:
     def failing_unit() -> None:
-        with unit_of_work(sessions) as session:
+        with unit_of_work(sessions, ACTOR) as session:
             session.add(Organisation(slug="nhs-a", name="Trust A", kind=OrganisationKind.TRUST))
             session.flush()
             raise RuntimeError("later step failed")
@@ -39,7 +41,7 @@ def test_unit_of_work_rolls_back_everything_on_error(
 
 
 def test_foreign_keys_are_enforced(sessions: sessionmaker[StewardSession]) -> None:
-    with pytest.raises(IntegrityError), unit_of_work(sessions) as session:
+    with pytest.raises(IntegrityError), unit_of_work(sessions, ACTOR) as session:
         session.add(
             Organisation(
                 slug="orphan", name="Orphan", kind=OrganisationKind.SITE, parent_id=uuid.uuid4()

@@ -36,12 +36,14 @@ from steward.registry.tools import (
     set_model_facts,
 )
 
+from ._support import ACTOR
+
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 @pytest.fixture
 def session(sessions: sessionmaker[StewardSession]) -> Iterator[StewardSession]:
-    with unit_of_work(sessions) as session:
+    with unit_of_work(sessions, ACTOR) as session:
         yield session
 
 
@@ -218,7 +220,7 @@ def test_bad_uploads_are_refused_and_nothing_is_stored(
     kwargs: dict[str, object],
     fields: list[str],
 ) -> None:
-    with unit_of_work(sessions) as session:
+    with unit_of_work(sessions, ACTOR) as session:
         trust = create_organisation(session, "rxa", "Riverside")
         tool_id = register_tool(session, trust, "Tool").id
     upload: dict[str, object] = {
@@ -229,7 +231,7 @@ def test_bad_uploads_are_refused_and_nothing_is_stored(
         "content": PDF,
         "max_bytes": 1000,
     } | kwargs
-    with pytest.raises(InvalidInputError) as refused, unit_of_work(sessions) as session:
+    with pytest.raises(InvalidInputError) as refused, unit_of_work(sessions, ACTOR) as session:
         file_evidence(session, session.get_one(Tool, tool_id), **upload)  # type: ignore[arg-type]
     assert [p.field for p in refused.value.problems] == fields
     with sessions() as session:

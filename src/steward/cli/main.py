@@ -6,6 +6,7 @@ import typer
 
 from steward.cli.evaluate import evaluate_command
 
+from steward.cli.audit import audit_app
 from steward.cli.db import db_app
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ def main() -> None:
 
 
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
 
 
 app.command("evaluate")(evaluate_command)

@@ -8,9 +8,15 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from steward.audit import recorder
+from steward.audit.context import AuditContext, bind
+
 
 class StewardSession(Session):
-    """The session class every unit of work uses (audit hooks attach to it)."""
+    """The session class every unit of work uses; each flush is written to the audit trail."""
+
+
+recorder.install(StewardSession)
 
 
 def session_factory(engine: Engine) -> sessionmaker[StewardSession]:
@@ -19,7 +25,14 @@ def session_factory(engine: Engine) -> sessionmaker[StewardSession]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[StewardSession]) -> Iterator[StewardSession]:
-    """Open a session and a transaction; commit on success, roll back on any exception."""
+def unit_of_work(
+    factory: sessionmaker[StewardSession], context: AuditContext | None = None
+) -> Iterator[StewardSession]:
+    """Open a session and a transaction; commit on success, roll back on any exception.
+
+    Changes are attributed to ``context``; a unit of work without one can only read.
+    """
     with factory() as session, session.begin():
+        if context is not None:
+            bind(session, context)
         yield session

@@ -1,0 +1,38 @@
+"""Read the audit trail from the database and check its hash chain end to end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from steward.audit.chain import ChainReport, verify_chain
+from steward.audit.models import GENESIS_HASH, HEAD_ID, AuditChainHead, AuditEvent
+
+BATCH = 5000
+
+
+def _events(connection: Connection) -> Iterator[dict[str, Any]]:
+    last = 0
+    while True:
+        rows = connection.execute(
+            select(AuditEvent.__table__)
+            .where(AuditEvent.seq > last)
+            .order_by(AuditEvent.seq)
+            .limit(BATCH)
+        ).all()
+        for row in rows:
+            yield dict(row._mapping)
+        if len(rows) < BATCH:
+            return
+        last = rows[-1].seq
+
+
+def verify_database(engine: Engine) -> ChainReport:
+    """Verify the whole chain in one read-only snapshot of the database."""
+    with engine.connect() as connection:
+        head = connection.execute(
+            select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == HEAD_ID)
+        ).one()
+        return verify_chain(_events(connection), head.seq, head.hash, GENESIS_HASH)
