@@ -127,7 +127,7 @@ def chart_label(text: str, limit: int = 32) -> str:
 def roc_chart(chart_id: str, fpr: np.ndarray, tpr: np.ndarray, summary: str) -> Chart:
     """ROC curve with the diagonal of no discrimination."""
     fpr, tpr = thin(fpr, tpr)
-    with _figure(3.6, 3.5) as fig:
+    with _figure(3.6, 3.5, _Margins(left=0.6, bottom=0.5)) as fig:
         ax = fig.add_subplot()
         ax.plot([0, 1], [0, 1], color=REFERENCE, linestyle=":", linewidth=1.0, label="No skill")
         ax.plot(fpr, tpr, color=MODEL, label="Model", drawstyle="default")
@@ -144,7 +144,7 @@ def calibration_chart(
     chart_id: str, smooth: Band | None, groups: Band | None, summary: str
 ) -> Chart:
     """Smoothed calibration curve with its band, grouped observed risks and the diagonal."""
-    with _figure(3.6, 3.5) as fig:
+    with _figure(3.6, 3.5, _Margins(left=0.6, bottom=0.5)) as fig:
         ax = fig.add_subplot()
         top = _calibration_limit(smooth, groups)
         ax.plot(
@@ -191,7 +191,7 @@ def decision_chart(
     summary: str,
 ) -> Chart:
     """Decision curve: net benefit of the model against treat-all, treat-none and a comparator."""
-    with _figure(5.4, 3.4) as fig:
+    with _figure(7.2, 3.4, _Margins(left=0.7, bottom=0.5)) as fig:
         ax = fig.add_subplot()
         x_all = model.x
         ax.axhline(0.0, color="#000000", linewidth=1.0, linestyle="-", label="Treat none")
@@ -231,14 +231,19 @@ def forest_chart(
     chart_id: str, levels: Sequence[str], panels: Sequence[Panel], summary: str
 ) -> Chart:
     """One row per level, one panel per metric, each estimate with its interval."""
-    height = 0.9 + 0.32 * len(levels)
-    width = 1.7 + 2.0 * len(panels)
-    with _figure(width, height) as fig:
+    labels = [chart_label(level, 24) for level in levels]
+    # Tick labels take about 0.07 in per character.
+    left = 0.3 + 0.07 * max(len(label) for label in labels)
+    panel_width, gap = 1.9, 0.25
+    width = left + len(panels) * panel_width + (len(panels) - 1) * gap + 0.2
+    height = 0.75 + 0.3 * len(levels)
+    margins = _Margins(left=left, right=0.2, bottom=0.45, top=0.3, wspace=gap / panel_width)
+    with _figure(width, height, margins) as fig:
         axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
         positions = np.arange(len(levels))[::-1]
         for ax, panel in zip(axes, panels, strict=True):
             _forest_panel(ax, panel, positions)
-        axes[0].set_yticks(positions, [chart_label(level, 24) for level in levels])
+        axes[0].set_yticks(positions, labels)
         axes[0].set_ylim(-0.7, len(levels) - 0.3)
         svg = _to_svg(fig)
     label = f"Forest plot. {summary}"
@@ -250,7 +255,9 @@ def time_chart(
 ) -> Chart:
     """One panel per metric, one point per time window, each with its interval."""
     rotate = len(windows) > 6
-    with _figure(6.0, 1.0 + 1.7 * len(panels) + (0.4 if rotate else 0.0)) as fig:
+    bottom = 0.85 if rotate else 0.4
+    margins = _Margins(left=0.75, bottom=bottom, top=0.1, hspace=0.12)
+    with _figure(6.0, 0.5 + bottom + 1.5 * len(panels), margins) as fig:
         axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
         positions = np.arange(len(windows), dtype=np.float64)
         for ax, panel in zip(axes, panels, strict=True):
@@ -386,10 +393,34 @@ def _nan(x: float | None) -> float:
     return math.nan if x is None else x
 
 
+@dataclass(frozen=True)
+class _Margins:
+    """Figure margins in inches (spacing between panels as a fraction of a panel).
+
+    Fixed margins instead of a layout engine: measuring every text twice per figure was most
+    of the time a report took to render.
+    """
+
+    left: float
+    bottom: float
+    right: float = 0.15
+    top: float = 0.15
+    wspace: float = 0.0
+    hspace: float = 0.0
+
+
 @contextmanager
-def _figure(width: float, height: float) -> Iterator[Figure]:
+def _figure(width: float, height: float, margins: _Margins) -> Iterator[Figure]:
     with _LOCK, matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(width, height), layout="constrained")
+        fig = Figure(figsize=(width, height))
+        fig.subplots_adjust(
+            left=margins.left / width,
+            right=1 - margins.right / width,
+            bottom=margins.bottom / height,
+            top=1 - margins.top / height,
+            wspace=margins.wspace,
+            hspace=margins.hspace,
+        )
         yield fig
 
 
