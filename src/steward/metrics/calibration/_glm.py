@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -191,7 +192,16 @@ def _cells(bins: LabelledBins) -> _Cells:
             separated
         ),
     }
-    return _Cells(bins.pos, trials, mean_logit, event_logit_sum, spread, undefined)
+    # Cells empty in every batch element carry no weight anywhere: drop them.
+    used = np.any(trials.reshape(-1, trials.shape[-1]) > 0, axis=0)
+    return _Cells(
+        bins.pos[..., used],
+        trials[..., used],
+        mean_logit[..., used],
+        event_logit_sum[..., used],
+        spread[..., used],
+        undefined,
+    )
 
 
 def _extremes(values: FloatArray, present: BoolArray) -> tuple[FloatArray, FloatArray]:
@@ -208,12 +218,39 @@ def _fit_both(cells: _Cells) -> tuple[_Fit, _Fit]:
     reasons = list(undefined.values())
     no_intercept = reasons[0] | reasons[1] | reasons[2]
     no_slope = no_intercept | reasons[3]
-    intercept = _newton(cells, free_slope=False, skip=no_intercept)
-    slope = _newton(cells, free_slope=True, skip=no_slope)
+    intercept_start, slope_start = _pooled_starts(cells)
+    intercept = _newton(cells, intercept_start, skip=no_intercept)
+    slope = _newton(cells, slope_start, skip=no_slope)
     return intercept, slope
 
 
-def _newton(cells: _Cells, *, free_slope: bool, skip: BoolArray) -> _Fit:
+def _pooled_starts(cells: _Cells) -> tuple[FloatArray, FloatArray]:
+    """Starting values: ideal calibration (0, 1) for one group of rows; for a batch, the fit
+    of all batch elements pooled, which lies close to each replicate's estimate."""
+    ideal = np.array([0.0]), np.array([0.0, 1.0])
+    if cells.trials.ndim == 1:
+        return ideal
+    flat = [field.reshape(-1, field.shape[-1]) for field in cells[:5]]
+    events, trials, mean_logit, event_logit_sum, spread = flat
+    pooled_trials = np.sum(trials, axis=0)
+    pooled = _Cells(
+        np.sum(events, axis=0),
+        pooled_trials,
+        np.sum(trials * mean_logit, axis=0) / np.maximum(pooled_trials, 1.0),
+        np.sum(event_logit_sum, axis=0),
+        np.sum(spread, axis=0),
+        {},
+    )
+    fits = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for start in ideal:
+            coef = _newton(pooled, start, skip=np.asarray(False)).coef
+            fits.append(coef if np.all(np.isfinite(coef)) else start)
+    return fits[0], fits[1]
+
+
+def _newton(cells: _Cells, start: FloatArray, *, skip: BoolArray) -> _Fit:
     """Maximise the cell log-likelihood for every batch element at once.
 
     Newton-Raphson, halving a step while it lowers the likelihood (a guard for starts far from
@@ -221,8 +258,8 @@ def _newton(cells: _Cells, *, free_slope: bool, skip: BoolArray) -> _Fit:
     grouped GLM's Fisher information instead. Batch elements in ``skip`` get ``nan``; an
     identity ridge keeps their linear solves regular.
     """
-    start = np.array([0.0, 1.0] if free_slope else [0.0])
     k = start.size
+    free_slope = k == 2
     coef = np.broadcast_to(start, (*skip.shape, k)).astype(np.float64, copy=True)
     ridge = np.eye(k) * skip[..., None, None]
     loglik, gradient, observed, fisher = _derivatives(cells, coef, free_slope)

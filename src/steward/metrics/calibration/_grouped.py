@@ -191,7 +191,7 @@ def equal_count_edges(edges: FloatArray, rows: FloatArray, n_groups: int) -> Flo
         return np.array([edges[0], edges[-1]])
     targets = total * np.arange(1, n_groups) / n_groups
     ends = np.searchsorted(cumulative, targets, side="left") + 1
-    inner = edges[np.clip(ends, 1, edges.size - 2)]
+    inner = edges[np.clip(ends, 1, edges.size - 1)]
     return np.unique(np.concatenate([[edges[0]], inner, [edges[-1]]]))
 
 

@@ -11,7 +11,6 @@ import numpy as np
 from steward.cube import LevelCounts
 from steward.metrics.calibration._grouped import (
     CalibrationCurve,
-    equal_count_edges,
     uniform_group_edges,
 )
 from steward.metrics.calibration._inputs import (
@@ -52,7 +51,7 @@ class CalibrationErrors(NamedTuple):
 
 class _Smoothing(NamedTuple):
     predicted: FloatArray
-    """Mean score per coarse group, ``(..., C)``."""
+    """Mean score per coarse group, ``(..., C)``, ascending."""
     observed: FloatArray
     """Event rate per coarse group, ``(..., C)``."""
     rows: FloatArray
@@ -220,11 +219,14 @@ def calibration_curve(
     bins = unbatched_bins(counts, "calibration_curve on each replicate")
     z = normal_quantile(alpha)
     _check_smoothing(span, n_points)
-    x, y, w = _coarse_groups(bins.rows, bins.pos, bins.sum_p, counts.edges, n_points)
+    x, y, w = _coarse_bins(bins, counts.edges, n_points)
+    present = w > 0
+    x, y, w = x[present], y[present], w[present]
     if x.size == 0:
         empty = np.zeros(0)
         return CalibrationCurve(empty, empty, empty, empty, empty)
-    fitted, weights = _local_linear(x, y, w, span)
+    weights = _smoother_matrix(x, w, span)
+    fitted = weights @ y
     rate = np.clip(fitted, 0.0, 1.0)
     variance = np.sum(weights**2 * (rate * (1.0 - rate) / w), axis=-1)
     half_width = z * np.sqrt(variance)
@@ -245,42 +247,52 @@ def _check_smoothing(span: float, n_bins: int) -> None:
 
 
 def _coarse_bins(bins: LabelledBins, edges: FloatArray, n_bins: int) -> _Smoothing:
-    """Coarse groups of every batch element, padded with empty groups to a common width.
+    """Merge cube bins into about ``n_bins`` equal-count groups, split further so that none is
+    wider than 0.05, separately for every batch element.
 
-    Each batch element gets its own groups (as a row-level bootstrap would re-run the whole
+    Each batch element gets its own groups (as a row-level bootstrap re-runs the whole
     procedure on each replicate), so batched results equal those of one element at a time.
+    Non-empty groups come first, in score order; the rest is padding with no rows.
     """
-    batch_shape = bins.rows.shape[:-1]
-    flat = [field.reshape(-1, edges.size - 1) for field in (bins.rows, bins.pos, bins.sum_p)]
-    groups = [
-        _coarse_groups(rows, events, score_sum, edges, n_bins)
-        for rows, events, score_sum in zip(*flat, strict=True)
-    ]
-    width = max([1, *(group.rows.size for group in groups)])
-    padded = []
-    for field, fill in zip(_Smoothing._fields, (0.5, 0.0, 0.0), strict=True):
-        array = np.full((len(groups), width), fill)
-        for i, group in enumerate(groups):
-            values = getattr(group, field)
-            array[i, : values.size] = values
-        padded.append(array.reshape(*batch_shape, width))
-    return _Smoothing(*padded)
+    rows, events, score_sum = bins.rows, bins.pos, bins.sum_p
+    n_fine = edges.size - 1
+    # Group g of the equal-count split ends at the first bin whose cumulative count reaches
+    # g / n_bins of the total, so bin b starts a new group when the count before it does.
+    before = np.cumsum(rows, axis=-1) - rows
+    total = np.sum(rows, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fraction = np.where(total > 0, before / np.where(total > 0, total, 1.0), 0.0)
+    count_group = np.minimum(np.floor(fraction * n_bins * (1.0 + 1e-12)), n_bins - 1)
+    widths = math.ceil((edges[-1] - edges[0]) / _MAX_BIN_WIDTH)
+    caps = uniform_group_edges(edges, widths)[1:-1]
+    width_group = np.searchsorted(caps, edges[:-1], side="right")
+    starts = np.diff(count_group, axis=-1, prepend=-1) != 0
+    starts |= np.diff(width_group, prepend=-1) != 0
+    group = np.cumsum(starts, axis=-1) - 1
+    flat_group = group.reshape(-1, n_fine)
+    offset = np.arange(flat_group.shape[0])[:, None] * n_fine
+    index = (flat_group + offset).ravel()
 
+    def grouped(values: FloatArray) -> FloatArray:
+        summed = np.bincount(index, weights=values.ravel(), minlength=offset.size * n_fine)
+        return np.asarray(summed, dtype=np.float64).reshape(*rows.shape[:-1], n_fine)
 
-def _coarse_groups(
-    rows: FloatArray, events: FloatArray, score_sum: FloatArray, edges: FloatArray, n_bins: int
-) -> _Smoothing:
-    """Merge the bins of one group of rows into about ``n_bins`` equal-count groups, split
-    further so that none is wider than 0.05; empty groups are dropped."""
-    coarse = np.union1d(
-        equal_count_edges(edges, rows, n_bins),
-        uniform_group_edges(edges, math.ceil((edges[-1] - edges[0]) / _MAX_BIN_WIDTH)),
+    group_rows, group_events, group_sum = grouped(rows), grouped(events), grouped(score_sum)
+    # Move empty groups to the end (stable), then keep as many columns as the fullest element.
+    order = np.argsort(group_rows <= 0, axis=-1, kind="stable")
+    group_rows, group_events, group_sum = (
+        np.take_along_axis(a, order, axis=-1) for a in (group_rows, group_events, group_sum)
     )
-    starts = np.searchsorted(edges, coarse[:-1])
-    rows, events, score_sum = (np.add.reduceat(a, starts) for a in (rows, events, score_sum))
-    present = rows > 0
-    rows, events, score_sum = rows[present], events[present], score_sum[present]
-    return _Smoothing(score_sum / rows, events / rows, rows)
+    width = max(1, int(np.max(np.sum(group_rows > 0, axis=-1), initial=0)))
+    group_rows, group_events, group_sum = (
+        a[..., :width] for a in (group_rows, group_events, group_sum)
+    )
+    occupied = group_rows > 0
+    safe_rows = np.where(occupied, group_rows, 1.0)
+    # Padding sits at the top of the score range so scores stay sorted; it has no weight.
+    predicted = np.where(occupied, group_sum / safe_rows, edges[-1])
+    observed = np.where(occupied, group_events / safe_rows, 0.0)
+    return _Smoothing(predicted, observed, np.where(occupied, group_rows, 0.0))
 
 
 def _chunked_errors(smoothing: _Smoothing, span: float) -> tuple[FloatArray, ...]:
@@ -291,25 +303,19 @@ def _chunked_errors(smoothing: _Smoothing, span: float) -> tuple[FloatArray, ...
     for start in range(0, flat[0].shape[0], _CHUNK):
         x, y, w = (array[start : start + _CHUNK] for array in flat)
         results.append(_errors(x, y, w, span))
-    stacked = (np.concatenate([r[i] for r in results]) for i in range(4))
-    return tuple(values.reshape(batch_shape) for values in stacked)
+    return tuple(np.concatenate([r[i] for r in results]).reshape(batch_shape) for i in range(4))
 
 
-def _errors(
-    x: FloatArray, y: FloatArray, w: FloatArray, span: float
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+def _errors(x: FloatArray, y: FloatArray, w: FloatArray, span: float) -> list[FloatArray]:
     """ICI, E50, E90 and Emax of each row of ``(batch, C)`` arrays; ``nan`` without rows."""
-    total = np.sum(w, axis=-1)
-    empty = total == 0
+    empty = np.sum(w, axis=-1) == 0
     safe_w = np.where(empty[..., None], 1.0, w)
-    fitted, _ = _local_linear(x, y, safe_w, span)
-    error = np.abs(fitted - x)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ici = np.sum(safe_w * error, axis=-1) / np.sum(safe_w, axis=-1)
+    error = np.abs(_local_fit(x, y, safe_w, span) - x)
+    ici = np.sum(safe_w * error, axis=-1) / np.sum(safe_w, axis=-1)
     e50 = _weighted_quantile(error, safe_w, 0.5)
     e90 = _weighted_quantile(error, safe_w, 0.9)
     emax = np.max(np.where(safe_w > 0, error, -np.inf), axis=-1)
-    return tuple(np.where(empty, np.nan, v) for v in (ici, e50, e90, emax))  # type: ignore[return-value]
+    return [np.where(empty, np.nan, values) for values in (ici, e50, e90, emax)]
 
 
 def _weighted_quantile(values: FloatArray, weights: FloatArray, q: float) -> FloatArray:
@@ -322,39 +328,63 @@ def _weighted_quantile(values: FloatArray, weights: FloatArray, q: float) -> Flo
     return np.take_along_axis(sorted_values, first[..., None], axis=-1)[..., 0]
 
 
-def _local_linear(
-    x: FloatArray, y: FloatArray, w: FloatArray, span: float
-) -> tuple[FloatArray, FloatArray]:
-    """Weighted local-linear fit at every ``x``: fitted values ``(..., C)`` and the smoother's
-    weights ``(..., C, C)`` (row ``i`` gives the fit at ``x[i]`` as a combination of ``y``).
+def _kernel(x: FloatArray, w: FloatArray, span: float) -> FloatArray:
+    """Tricube weights ``K[..., i, c] = w_c (1 - (|x_c - x_i| / h_i)^3)^3`` of the local fits.
 
-    The bandwidth at ``x0`` is the smallest distance ``h`` such that the groups within ``h``
-    hold a fraction ``span`` of the total weight; kernel weights are
-    ``w * (1 - (d / h)^3)^3``. Where the neighbourhood has a single distinct score the fit
-    falls back to the local weighted mean.
+    ``x`` must be sorted along the last axis. The bandwidth ``h_i`` is the smallest radius
+    around ``x_i`` holding a fraction ``span`` of the total weight, as in ``lowess``: for each
+    group ``l``, the first group ``r(l)`` at which the weight from ``l`` on reaches that
+    fraction gives the radius ``max(x_i - x_l, x_r(l) - x_i)``; ``h_i`` is the least of them.
     """
-    distance = np.abs(x[..., None, :] - x[..., :, None])
-    order = np.argsort(distance, axis=-1)
-    sorted_distance = np.take_along_axis(distance, order, axis=-1)
-    sorted_weight = np.take_along_axis(np.broadcast_to(w[..., None, :], distance.shape), order, -1)
-    cumulative = np.cumsum(sorted_weight, axis=-1)
-    target = span * cumulative[..., -1:]
-    reach = np.argmax(cumulative >= target * (1.0 - 1e-12), axis=-1)
-    bandwidth = np.take_along_axis(sorted_distance, reach[..., None], axis=-1)
-    bandwidth = np.maximum(bandwidth, np.finfo(np.float64).tiny)
-    u = np.minimum(distance / bandwidth, 1.0)
-    kernel = w[..., None, :] * (1.0 - u**3) ** 3
-    dx = x[..., None, :] - x[..., :, None]
+    cumulative = np.cumsum(w, axis=-1)
+    before = cumulative - w
+    target = span * cumulative[..., -1:] * (1.0 - 1e-12)
+    enough = cumulative[..., None, :] - before[..., :, None] >= target[..., None]
+    reach = np.argmax(enough, axis=-1)
+    reach_x = np.where(np.any(enough, axis=-1), np.take_along_axis(x, reach, axis=-1), np.inf)
+    radius = np.maximum(x[..., :, None] - x[..., None, :], reach_x[..., None, :] - x[..., :, None])
+    bandwidth = np.maximum(np.min(radius, axis=-1), np.finfo(np.float64).tiny)
+    u = np.minimum(np.abs(x[..., None, :] - x[..., :, None]) / bandwidth[..., None], 1.0)
+    kernel: FloatArray = w[..., None, :] * (1.0 - u**3) ** 3
+    return kernel
+
+
+def _local_fit(x: FloatArray, y: FloatArray, w: FloatArray, span: float) -> FloatArray:
+    """Weighted local-linear fit evaluated at every ``x`` (sorted), shape ``(..., C)``.
+
+    Uses the kernel-weighted moments of ``x`` and ``y`` (one matrix product) rather than the
+    smoother matrix; where a neighbourhood has a single distinct score the fit falls back to
+    the local weighted mean.
+    """
+    kernel = _kernel(x, w, span)
+    columns = np.stack([np.ones_like(x), x, x * x, y, x * y], axis=-1)
+    s0, sx, sxx, sy, sxy = np.moveaxis(kernel @ columns, -1, 0)
+    s1 = sx - x * s0
+    s2 = sxx - 2.0 * x * sx + x * x * s0
+    t1 = sxy - x * sy
+    det = s0 * s2 - s1 * s1
+    linear = det > 1e-10 * s0 * s2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        local_linear = (s2 * sy - s1 * t1) / np.where(linear, det, 1.0)
+        local_mean = sy / np.where(s0 > 0, s0, 1.0)
+    fitted: FloatArray = np.where(linear, local_linear, local_mean)
+    return fitted
+
+
+def _smoother_matrix(x: FloatArray, w: FloatArray, span: float) -> FloatArray:
+    """Weights ``L[i, c]`` with fitted value ``sum_c L[i, c] y_c`` at ``x_i`` (one group of
+    rows, ``x`` sorted); the same fit as ``_local_fit``, kept explicit for its variance."""
+    kernel = _kernel(x, w, span)
+    dx = x[None, :] - x[:, None]
     s0 = np.sum(kernel, axis=-1, keepdims=True)
     s1 = np.sum(kernel * dx, axis=-1, keepdims=True)
     s2 = np.sum(kernel * dx * dx, axis=-1, keepdims=True)
     det = s0 * s2 - s1 * s1
     linear = det > 1e-10 * s0 * s2
     with np.errstate(invalid="ignore", divide="ignore"):
-        weights = np.where(
+        weights: FloatArray = np.where(
             linear,
             kernel * (s2 - dx * s1) / np.where(linear, det, 1.0),
             kernel / np.where(s0 > 0, s0, 1.0),
         )
-    fitted = np.einsum("...ic,...c->...i", weights, y)
-    return fitted, weights
+    return weights
