@@ -168,3 +168,18 @@ class FallbackPlan(IdMixin, CreatedMixin, Base):
     owner_id: Mapped[uuid.UUID | None] = _fk("users.id", nullable=True)
     last_tested_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class StateTransition(IdMixin, CreatedMixin, Base):
+    """One move of a tool through its lifecycle: from, to, who, why, under which policy."""
+
+    __tablename__ = "state_transitions"
+
+    tool_id: Mapped[uuid.UUID] = _fk("tools.id")
+    version_id: Mapped[uuid.UUID | None] = _fk("tool_versions.id", nullable=True)
+    from_state: Mapped[str] = mapped_column(String(40))
+    to_state: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(200))
+    policy_version: Mapped[str] = mapped_column(String(40))
+    details: Mapped[dict[str, Any]]

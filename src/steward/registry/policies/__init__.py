@@ -18,6 +18,7 @@ POLICY_FILES = {
     "dcb0160-risk-matrix": "dcb0160_risk_matrix.yaml",
     "evidence-types": "evidence_types.yaml",
     "lifecycle-gates": "lifecycle_gates.yaml",
+    "dtac-questions": "dtac_questions.yaml",
 }
 
 
