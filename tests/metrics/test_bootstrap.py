@@ -150,6 +150,10 @@ def test_resample_validates_input(counts: LevelCounts) -> None:
         resample(counts, 10, "jackknife", rng=0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="n_replicates"):
         resample(counts, 0, "poisson", rng=0)
+    with pytest.raises(ValueError, match="integer row counts"):
+        iter_resamples(fractional, 10, "poisson", rng=0)  # raised before iteration starts
+    with pytest.raises(ValueError, match="chunk"):
+        iter_resamples(counts, 10, "poisson", rng=0, chunk=0)
 
 
 def test_cube_resampling_matches_row_level_bootstrap(rows: tuple[Array, Array]) -> None:

@@ -203,6 +203,10 @@ def test_observed_inputs_warn_without_events() -> None:
     with pytest.warns(RuntimeWarning, match="too few"):
         inputs = observed_inputs(counts, cstatistic=0.5)
     assert math.isnan(inputs.prevalence)
+    infinite = level_counts([0.1, 0.2, 0.3], [0.0, 1.0, 0.0], edges_with_thresholds(10))
+    infinite.stats[0, 0, 5] = -np.inf  # a score of exactly 0 in an engine that does not clip
+    with pytest.warns(RuntimeWarning, match="non-finite logits"):
+        assert math.isnan(observed_inputs(infinite, cstatistic=0.5).lp_mean)
 
 
 def test_assess_adequacy_needs_rows_and_events() -> None:

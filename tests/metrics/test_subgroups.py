@@ -40,7 +40,7 @@ def _holm_brute_force(p: list[float]) -> list[float]:
     ]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(p_value_lists)
 def test_holm_matches_brute_force(p: list[float]) -> None:
     np.testing.assert_allclose(holm(p), _holm_brute_force(p), rtol=1e-12, atol=1e-15)
@@ -53,7 +53,7 @@ def test_holm_matches_statsmodels(seed: int) -> None:
     np.testing.assert_allclose(holm(p), multipletests(p, method="holm")[1], rtol=1e-12)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(p_value_lists)
 def test_benjamini_hochberg_matches_statsmodels(p: list[float]) -> None:
     expected = multipletests(p, method="fdr_bh")[1]

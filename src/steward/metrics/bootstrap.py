@@ -134,8 +134,18 @@ def iter_resamples(
     n = _validated_counts(counts.stats)
     _check_method(method)
     _check_replicates(n_replicates)
-    generator = np.random.default_rng(rng)
     size = _chunk_size(chunk, counts.stats.nbytes, max_bytes)
+    return _level_chunks(counts, n, method, np.random.default_rng(rng), n_replicates, size)
+
+
+def _level_chunks(
+    counts: LevelCounts,
+    n: FloatArray,
+    method: ResampleMethod,
+    generator: np.random.Generator,
+    n_replicates: int,
+    size: int,
+) -> Iterator[LevelCounts]:
     for start in range(0, n_replicates, size):
         count = min(size, n_replicates - start)
         new_n = _draw(n, method, generator, count)
@@ -185,14 +195,19 @@ def iter_paired_resamples(
     counts = np.asarray(paired.counts, dtype=np.float64)
     _validated_counts(counts[..., None])
     _check_replicates(n_replicates)
-    generator = np.random.default_rng(rng)
+    size = _chunk_size(chunk, counts.nbytes, max_bytes)
+    return _paired_chunks(counts, np.random.default_rng(rng), n_replicates, size)
+
+
+def _paired_chunks(
+    counts: FloatArray, generator: np.random.Generator, n_replicates: int, size: int
+) -> Iterator[FloatArray]:
     shape = counts.shape
     flat = counts.reshape(-1, shape[-1])
     # Only occupied cells can be drawn: multinomials over them are much cheaper than over
     # every cell of a sparse 2-D cube.
     occupied = np.flatnonzero(flat.sum(axis=-1) > 0)
     compact = flat[occupied]
-    size = _chunk_size(chunk, counts.nbytes, max_bytes)
     for start in range(0, n_replicates, size):
         count = min(size, n_replicates - start)
         draws = _draw(compact, "stratified", generator, count)

@@ -301,9 +301,10 @@ def observed_inputs(counts: LevelCounts, cstatistic: float) -> ObservedInputs:
     n = float(labelled[0])
     events = float(counts.n_pos.sum())
     sum_z, sum_z2 = float(labelled[5]), float(labelled[6])
-    if n < 2 or events == 0 or events == n:
+    if n < 2 or events == 0 or events == n or not (math.isfinite(sum_z) and math.isfinite(sum_z2)):
         warnings.warn(
-            "too few labelled rows (or only one outcome class) to estimate sample-size inputs",
+            "too few labelled rows, only one outcome class, or non-finite logits: "
+            "sample-size inputs cannot be estimated",
             RuntimeWarning,
             stacklevel=2,
         )
