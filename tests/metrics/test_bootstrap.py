@@ -305,9 +305,15 @@ def test_paired_resample_keeps_label_totals_and_chunks() -> None:
     assert not np.any(reps[:, paired.counts.sum(axis=-1) == 0])
     parts = list(iter_paired_resamples(paired, 60, np.random.default_rng(4), chunk=25))
     np.testing.assert_array_equal(np.concatenate(parts), reps)
-    mean = paired_resample(paired, 3_000, rng=5).mean(axis=0)
     n = paired.counts
-    assert np.max(np.abs(mean - n)[n > 0] / np.sqrt(n[n > 0] / 3_000)) < 5
+    for method in ("stratified", "poisson"):
+        mean = paired_resample(paired, 3_000, rng=5, method=method).mean(axis=0)  # type: ignore[arg-type]
+        assert np.max(np.abs(mean - n)[n > 0] / np.sqrt(n[n > 0] / 3_000)) < 5
+    poisson = paired_resample(paired, 40, rng=6, method="poisson")
+    assert not np.any(poisson[:, n.sum(axis=-1) == 0])
+    assert np.ptp(poisson.sum(axis=(1, 2, 3))) > 0
+    parts = list(iter_paired_resamples(paired, 40, 6, method="poisson", chunk=15))
+    np.testing.assert_array_equal(np.concatenate(parts), poisson)
 
 
 def test_paired_bootstrap_matches_row_level_paired_bootstrap() -> None:
