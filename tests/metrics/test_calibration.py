@@ -244,6 +244,27 @@ def lowess_errors(p: FloatArray, y: FloatArray) -> FloatArray:
     return np.abs(smooth - p)
 
 
+def test_smoother_equals_lowess_when_each_group_holds_one_score() -> None:
+    # 40 distinct scores, each alone in its bin and holding more than 1/100 of the rows, so
+    # every coarse group is one score and the grouped fit must reproduce lowess on the rows.
+    rng = np.random.default_rng(19)
+    values = (np.sort(rng.choice(990, size=40, replace=False)) + 5.5) / 1000
+    p = rng.choice(values, size=8_000)
+    y = rng.binomial(1, np.clip(0.9 * p + 0.03, 0, 1)).astype(np.float64)
+    smooth = sm.nonparametric.lowess(y, p, frac=0.75, it=0, delta=0.0, return_sorted=False)
+    reference = np.abs(smooth - p)
+    counts = level_counts(p, y, EDGES)
+    errors = smoothed_calibration_errors(counts)
+    assert errors.ici == pytest.approx(reference.mean(), rel=1e-9)
+    assert errors.e50 == pytest.approx(np.quantile(reference, 0.5, method="inverted_cdf"))
+    assert errors.e90 == pytest.approx(np.quantile(reference, 0.9, method="inverted_cdf"))
+    assert errors.emax == pytest.approx(reference.max(), rel=1e-9)
+    curve = calibration_curve(counts)
+    np.testing.assert_allclose(curve.predicted, np.unique(p), rtol=1e-12)
+    at_value = [smooth[np.argmin(np.abs(p - v))] for v in curve.predicted]
+    np.testing.assert_allclose(curve.observed, at_value, rtol=1e-9)
+
+
 @pytest.mark.parametrize(("intercept", "slope"), [(0.3, 0.7), (-0.5, 1.4)])
 def test_ici_and_quantiles_match_row_level_lowess(intercept: float, slope: float) -> None:
     # The cube fit moves each row to its group's mean score (about 100 groups of 200 rows);
@@ -417,6 +438,24 @@ def test_one_undefined_replicate_does_not_spoil_the_others() -> None:
     assert np.isnan(np.asarray(intercept)[1])
     assert np.isnan(np.asarray(slope)[1])
     assert np.all(np.isfinite(np.delete(np.asarray(slope), 1)))
+
+
+def test_unlabelled_rows_change_nothing() -> None:
+    p, y, _ = simulate(3_000, seed=20, intercept=0.2, slope=0.8)
+    extra = np.random.default_rng(21).random(1_000)
+    with_unlabelled = level_counts(
+        np.concatenate([p, extra]), np.concatenate([y, np.full(extra.size, np.nan)]), EDGES
+    )
+    without = level_counts(p, y, EDGES)
+    for name, metric in ALL_SCALAR.items():
+        np.testing.assert_allclose(
+            np.asarray(metric(with_unlabelled), dtype=np.float64),
+            np.asarray(metric(without), dtype=np.float64),
+            rtol=1e-12,
+            err_msg=name,
+        )
+    curves = [calibration_curve(c) for c in (with_unlabelled, without)]
+    np.testing.assert_allclose(curves[0].observed, curves[1].observed, rtol=1e-12)
 
 
 def test_estimates_refuse_batched_counts_and_name_the_batched_function() -> None:
