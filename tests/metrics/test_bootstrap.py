@@ -6,6 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from numpy.typing import NDArray
 from scipy import stats
 
@@ -81,6 +84,40 @@ def test_stratified_keeps_class_totals_and_cell_means(counts: LevelCounts) -> No
     )
     np.testing.assert_allclose(rep_means[drawn], np.broadcast_to(means, reps.stats.shape)[drawn])
     assert not np.any(reps.stats[:, ~occupied])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=hnp.arrays(np.int64, st.tuples(st.integers(1, 6), st.just(3)), elements=st.integers(0, 40)),
+    method=st.sampled_from(["stratified", "poisson"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_replicates_are_integer_counts_with_the_cell_means(
+    n: NDArray[np.int64], method: str, seed: int
+) -> None:
+    means = np.random.default_rng(seed).random((*n.shape, len(STATS) - 1))
+    stats = np.concatenate([n[..., None], n[..., None] * means], axis=-1).astype(np.float64)
+    counts = LevelCounts(np.linspace(0.0, 1.0, n.shape[0] + 1), stats)
+    reps = resample(counts, 5, method, rng=seed)  # type: ignore[arg-type]
+    new_n = reps.stats[..., 0]
+    assert np.all(new_n >= 0)
+    np.testing.assert_array_equal(new_n, np.round(new_n))
+    assert np.all(reps.stats[:, n == 0] == 0)
+    np.testing.assert_allclose(reps.stats[..., 1:], new_n[..., None] * means, atol=1e-9)
+    if method == "stratified":
+        np.testing.assert_array_equal(new_n.sum(axis=1), np.tile(n.sum(axis=0), (5, 1)))
+
+
+def test_only_poisson_replicates_vary_the_case_mix(counts: LevelCounts) -> None:
+    def prevalence(c: LevelCounts) -> Array:
+        return c.n_pos.sum(-1) / (c.n_pos.sum(-1) + c.n_neg.sum(-1))
+
+    stratified = prevalence(resample(counts, 2_000, "stratified", rng=1))
+    poisson = prevalence(resample(counts, 2_000, "poisson", rng=1))
+    value = float(prevalence(counts))
+    n = float(counts.n_pos.sum() + counts.n_neg.sum())
+    assert np.all(stratified == value)
+    assert poisson.var() == pytest.approx(value * (1 - value) / n, rel=0.1)
 
 
 @pytest.mark.parametrize("method", ["stratified", "poisson"])
