@@ -8,6 +8,7 @@ from typing import NoReturn
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from steward.config import load_settings
 from steward.db import migrate
@@ -31,6 +32,21 @@ def reported_errors() -> Iterator[None]:
         fail(str(error))
     except SQLAlchemyError as error:
         fail(f"database error: {error.__class__.__name__}: {str(error).splitlines()[0]}")
+
+
+@contextmanager
+def command_unit() -> Iterator[Session]:
+    """A unit of work on the configured database, attributed to the operating-system login."""
+    from steward.audit.context import cli_context
+    from steward.db.engine import make_engine
+    from steward.db.session import session_factory, unit_of_work
+
+    engine = make_engine(database_url())
+    try:
+        with unit_of_work(session_factory(engine), cli_context()) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def database_url() -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from steward.cli.evaluate import evaluate_command
-
 from steward.cli.audit import audit_app
 from steward.cli.db import db_app
+from steward.cli.evaluate import evaluate_command
+from steward.cli.orgs import orgs_app
+from steward.cli.tokens import tokens_app
+from steward.cli.users import users_app
 
 app = typer.Typer(
     name="steward",
@@ -25,6 +27,9 @@ def main() -> None:
 
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+app.add_typer(orgs_app, name="orgs")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 
 
 app.command("evaluate")(evaluate_command)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from steward.audit import models as audit_models
+from steward.auth import models as auth_models
 from steward.db.base import Base
 from steward.registry import assessments as registry_assessments
 from steward.registry import models as registry_models
@@ -10,4 +11,11 @@ from steward.registry import records as registry_records
 
 metadata = Base.metadata
 
-__all__ = ["audit_models", "metadata", "registry_assessments", "registry_models", "registry_records"]
+__all__ = [
+    "audit_models",
+    "auth_models",
+    "metadata",
+    "registry_assessments",
+    "registry_models",
+    "registry_records",
+]
