@@ -657,6 +657,20 @@ def test_suppressed_time_window_is_withheld(full_page: str) -> None:
     assert "withheld" in row.group(0)
 
 
+def test_calibration_groups_under_eleven_patients_are_not_drawn(full: dict[str, Any]) -> None:
+    def drawn_markers(document: dict[str, Any]) -> int:
+        page = render_html(document)
+        chart = next(s for s in svgs(page) if 'id="chart-calibration"' in s)
+        return chart.count("<use ")
+
+    document = copy.deepcopy(full)
+    document.update(subgroups={}, subgroup_gaps=[], time_windows=None, comparator=None)
+    before = drawn_markers(document)
+    document["curves"]["calibration_groups"]["n"][-1] = 9
+    # a point and its two error-bar caps fewer
+    assert drawn_markers(document) == before - 3
+
+
 def test_small_counts_are_withheld_everywhere() -> None:
     page = render_html({**minimal_result(), "excluded": {"missing_score": 4, "missing_label": 0}})
     assert ">&lt;11<" in page
@@ -707,12 +721,15 @@ def test_numbers_read_as_the_report_promises(full_page: str) -> None:
     assert fmt.threshold(0.1) == "0.1"
     assert fmt.threshold(0.15) == "0.15"
     assert fmt.percent(0.1234) == "12.3%"
+    assert fmt.interval(-0.0161, 0.043) == "−0.016 to 0.043"
     assert fmt.count(12345) == "12,345"
     assert fmt.timestamp("not a date") == "not a date"
     # the rendered page uses them: AUROC difference p-value, thresholds, en-dash intervals
     assert "<0.001" in full_page.replace("&lt;", "<")
     assert "Threshold 0.1<" in full_page
     assert re.search(r"\(\d\.\d{3}–\d\.\d{3}\)", full_page)
+    # small-valued metrics get a fourth decimal so their intervals stay informative
+    assert re.search(r'ICI</th><td class="num"><span class="est">0\.\d{4}</span>', full_page)
 
 
 def test_thin_keeps_endpoints_and_limit() -> None:

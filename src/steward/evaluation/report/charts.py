@@ -131,7 +131,10 @@ def roc_chart(chart_id: str, fpr: np.ndarray, tpr: np.ndarray, summary: str) -> 
         ax = fig.add_subplot()
         ax.plot([0, 1], [0, 1], color=REFERENCE, linestyle=":", linewidth=1.0, label="No skill")
         ax.plot(fpr, tpr, color=MODEL, label="Model", drawstyle="default")
-        _unit_axes(ax, 1.0)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect("equal")
+        ax.grid(True, color=GRID, linewidth=0.5)
         ax.set_xlabel("1 − specificity (false-positive rate)")
         ax.set_ylabel("Sensitivity (true-positive rate)")
         ax.legend(loc="lower right")
@@ -141,11 +144,25 @@ def roc_chart(chart_id: str, fpr: np.ndarray, tpr: np.ndarray, summary: str) -> 
 
 
 def calibration_chart(
-    chart_id: str, smooth: Band | None, groups: Band | None, summary: str
+    chart_id: str,
+    smooth: Band | None,
+    groups: Band | None,
+    distribution: Series | None,
+    summary: str,
 ) -> Chart:
-    """Smoothed calibration curve with its band, grouped observed risks and the diagonal."""
-    with _figure(3.6, 3.5, _Margins(left=0.6, bottom=0.5)) as fig:
-        ax = fig.add_subplot()
+    """Smoothed calibration curve with its band, grouped observed risks and the diagonal.
+
+    ``distribution`` (predicted risk against number of patients) is drawn as a histogram strip
+    under the plot, so a reader sees where most patients' risks lie; it has no count axis.
+    """
+    strip = distribution is not None
+    height = 4.15 if strip else 3.5
+    margins = _Margins(left=0.6, bottom=0.5, hspace=0.06)
+    with _figure(3.6, height, margins) as fig:
+        if strip:
+            ax, below = fig.subplots(2, 1, sharex=True, height_ratios=[4.3, 1.0])
+        else:
+            ax, below = fig.add_subplot(), None
         top = _calibration_limit(smooth, groups)
         ax.plot(
             [0, top],
@@ -173,13 +190,33 @@ def calibration_chart(
                 capsize=2,
                 label="Grouped",
             )
-        _unit_axes(ax, top)
-        ax.set_xlabel("Predicted risk")
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, top)
+        ax.grid(True, color=GRID, linewidth=0.5)
         ax.set_ylabel("Observed risk")
         ax.legend(loc="upper left")
+        if below is not None and distribution is not None:
+            _risk_strip(below, distribution, top)
+            below.set_xlabel("Predicted risk")
+        else:
+            ax.set_xlabel("Predicted risk")
         svg = _to_svg(fig)
     label = f"Calibration plot. {summary}"
     return Chart(_inline(svg, chart_id, label), label)
+
+
+def _risk_strip(ax: Axes, distribution: Series, top: float) -> None:
+    """Histogram of predicted risk, in relative terms only (no counts are readable)."""
+    weights, edges = np.histogram(
+        distribution.x, bins=40, range=(0.0, top), weights=np.nan_to_num(distribution.y)
+    )
+    if weights.max() > 0:
+        weights = weights / weights.max()
+    ax.bar(edges[:-1], weights, width=np.diff(edges), align="edge", color="#9aa7b5", linewidth=0)
+    ax.set_ylim(0, 1.05)
+    ax.set_yticks([])
+    ax.set_ylabel("Patients", rotation=0, ha="right", va="center", fontsize=8)
+    ax.spines["left"].set_visible(False)
 
 
 def decision_chart(
@@ -211,7 +248,18 @@ def decision_chart(
             )
         ax.plot(*thin(model.x, model.y), color=MODEL, label="Model")
         for t in marked_thresholds:
-            ax.axvline(t, color=GRID, linewidth=0.9, zorder=0)
+            ax.axvline(t, color="#8c8c8c", linewidth=0.9, linestyle=(0, (4, 3)), zorder=0)
+            ax.annotate(
+                f"{t:g}",
+                (t, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(2, -2),
+                textcoords="offset points",
+                ha="left",
+                va="top",
+                fontsize=7.5,
+                color=REFERENCE,
+            )
         curves = [model.y] + ([comparator.y] if comparator is not None else [])
         high = max([_finite_max(c) for c in [*curves, treat_all.y]] + [0.01])
         ax.set_ylim(-0.15 * high, 1.12 * high)
@@ -353,13 +401,6 @@ def _forest_panel(ax: Axes, panel: Panel, positions: np.ndarray) -> None:
     ax.set_title(panel.title, loc="left")
     ax.grid(True, axis="x", color=GRID, linewidth=0.5)
     ax.tick_params(axis="y", length=0)
-
-
-def _unit_axes(ax: Axes, top: float) -> None:
-    ax.set_xlim(0, top)
-    ax.set_ylim(0, top)
-    ax.set_aspect("equal")
-    ax.grid(True, color=GRID, linewidth=0.5)
 
 
 def _calibration_limit(smooth: Band | None, groups: Band | None) -> float:

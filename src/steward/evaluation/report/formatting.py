@@ -164,7 +164,12 @@ def window(start: Any, unit: Any) -> str:
             return day.isoformat()
 
 
+def capitalised(text: str) -> str:
+    """``calibration slope`` -> ``Calibration slope`` (the rest is left alone)."""
+    return text[:1].upper() + text[1:]
+
+
 def humanise(key: str) -> str:
     """``missing_score`` -> ``Missing score``."""
     words = key.replace("_", " ").strip()
-    return words[:1].upper() + words[1:] if words else key
+    return capitalised(words) if words else key

@@ -13,7 +13,7 @@ from typing import Any
 from steward.evaluation.report import charts
 from steward.evaluation.report import formatting as fmt
 from steward.evaluation.report.charts import Chart, Panel, Point
-from steward.evaluation.report.labels import COMPARATOR_METRICS, metric_name
+from steward.evaluation.report.labels import COMPARATOR_METRICS, digits, metric_name
 from steward.evaluation.report.sections import Cell, metrics_of
 
 SUPPRESSED_NOTE = "suppressed (n<11)"
@@ -297,7 +297,8 @@ def _forest(
 def _gap_row(gap: Mapping[str, Any], subgroups: Mapping[str, Any]) -> GapRow:
     column = fmt.as_text(gap.get("column")) or fmt.MISSING
     level = fmt.as_text(gap.get("level")) or fmt.MISSING
-    metric = metric_name(fmt.as_text(gap.get("metric")) or "")
+    key = fmt.as_text(gap.get("metric")) or ""
+    metric = metric_name(key)
     t = fmt.as_float(gap.get("threshold"))
     if t is not None:
         metric = f"{metric} at {fmt.threshold(t)}"
@@ -310,7 +311,7 @@ def _gap_row(gap: Mapping[str, Any], subgroups: Mapping[str, Any]) -> GapRow:
         column=column,
         level=level,
         metric=metric,
-        difference=Cell.of(gap.get("difference")),
+        difference=Cell.of(gap.get("difference"), digits(key)),
         p_value=fmt.p_value(gap.get("p_value")),
         p_adjusted=fmt.p_value(gap.get("p_adjusted")),
         flagged=gap.get("flagged") is True,
@@ -326,14 +327,18 @@ def build_comparator(result: Mapping[str, Any]) -> ComparatorSection | None:
     paired = isinstance(comparator.get("score_metrics"), Mapping)
     ours = fmt.as_mapping(comparator.get("score_metrics")) if paired else metrics_of(result)
     rows = [
-        ComparatorRow(metric_name(key), Cell.of(ours.get(key)), Cell.of(theirs.get(key)))
+        ComparatorRow(
+            metric_name(key),
+            Cell.of(ours.get(key), digits(key)),
+            Cell.of(theirs.get(key), digits(key)),
+        )
         for key in COMPARATOR_METRICS
         if fmt.metric_value(ours.get(key)) is not None
         or fmt.metric_value(theirs.get(key)) is not None
     ]
     difference = fmt.as_mapping(comparator.get("auroc_difference"))
     nb = [
-        NetBenefitDifferenceRow(fmt.threshold(row.get("threshold")), Cell.of(row))
+        NetBenefitDifferenceRow(fmt.threshold(row.get("threshold")), Cell.of(row, 4))
         for row in map(fmt.as_mapping, fmt.as_list(comparator.get("net_benefit_difference")))
         if row
     ]

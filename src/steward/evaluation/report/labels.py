@@ -86,6 +86,17 @@ COMPARATOR_METRICS: tuple[str, ...] = (
 )
 
 
+#: Metrics whose values are typically small (below 0.05): shown with four decimals, not three.
+SMALL_VALUED_METRICS = frozenset(
+    {"brier", "citl", "ici", "e50", "e90", "emax", "ece", "net_benefit", "treat_all_net_benefit"}
+)
+
+
+def digits(key: str) -> int:
+    """Decimals to show for a metric: enough that its interval is not one repeated number."""
+    return 4 if key in SMALL_VALUED_METRICS else 3
+
+
 def metric_name(key: str) -> str:
     """The reader's name for a metric key; unknown keys are made readable."""
     return METRIC_NAMES.get(key, humanise(key))

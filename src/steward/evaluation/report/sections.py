@@ -16,6 +16,7 @@ from steward.evaluation.report.labels import (
     STATUS_LABELS,
     STATUS_MEANING,
     THRESHOLD_ROWS,
+    digits,
     metric_name,
     status_label,
 )
@@ -109,6 +110,7 @@ class CalibrationSection:
 
     rows: list[MetricRow]
     chart: Chart | None
+    shows_distribution: bool = False
 
 
 @dataclass(frozen=True)
@@ -310,13 +312,14 @@ def build_discrimination(result: Mapping[str, Any]) -> DiscriminationSection | N
 def build_calibration(result: Mapping[str, Any]) -> CalibrationSection | None:
     metrics = metrics_of(result)
     rows = [
-        MetricRow(metric_name(key), Cell.of(metrics.get(key)), ideal, meaning)
+        MetricRow(metric_name(key), Cell.of(metrics.get(key), digits(key)), ideal, meaning)
         for key, ideal, meaning in CALIBRATION_METRICS
         if fmt.metric_value(metrics.get(key)) is not None
     ]
     curves = fmt.as_mapping(result.get("curves"))
     smooth = _band(curves.get("calibration"))
-    groups = _band(curves.get("calibration_groups"))
+    groups = _without_small_groups(_band(curves.get("calibration_groups")), curves)
+    distribution = _distribution(curves)
     if not rows and smooth is None and groups is None:
         return None
     chart = None
@@ -326,8 +329,10 @@ def build_calibration(result: Mapping[str, Any]) -> CalibrationSection | None:
             f"{fmt.metric(metrics.get('calibration_slope'))}; points on the diagonal mean "
             "predicted and observed risk agree."
         )
-        chart = charts.calibration_chart("chart-calibration", smooth, groups, summary)
-    return CalibrationSection(rows=rows, chart=chart)
+        chart = charts.calibration_chart("chart-calibration", smooth, groups, distribution, summary)
+    return CalibrationSection(
+        rows, chart, shows_distribution=chart is not None and distribution is not None
+    )
 
 
 def _band(obj: Any) -> Band | None:
@@ -340,6 +345,30 @@ def _band(obj: Any) -> Band | None:
     low = _fit(floats(curve.get("ci_low")), size)
     high = _fit(floats(curve.get("ci_high")), size)
     return Band(aligned[0], aligned[1], low, high)
+
+
+def _without_small_groups(groups: Band | None, curves: Mapping[str, Any]) -> Band | None:
+    """Risk groups of fewer than 11 patients are not drawn: their observed risk gives them away."""
+    if groups is None:
+        return None
+    n = floats(fmt.as_mapping(curves.get("calibration_groups")).get("n"))
+    if n is None:
+        return groups
+    counts = _fit(n, len(groups.x))
+    keep = ~(counts < fmt.SMALL_CELL_LIMIT)  # unknown (nan) sizes are kept
+    if not keep.any():
+        return None
+    return Band(groups.x[keep], groups.y[keep], groups.low[keep], groups.high[keep])
+
+
+def _distribution(curves: Mapping[str, Any]) -> Series | None:
+    """Predicted risk against number of patients, from the finest curve that carries counts."""
+    for key in ("calibration", "calibration_groups"):
+        curve = fmt.as_mapping(curves.get(key))
+        pair = _aligned(floats(curve.get("predicted")), floats(curve.get("n")))
+        if pair is not None:
+            return Series("Patients", pair[0], pair[1])
+    return None
 
 
 def _fit(a: np.ndarray | None, size: int) -> np.ndarray:
@@ -379,12 +408,12 @@ def build_decision(result: Mapping[str, Any]) -> DecisionSection | None:
 def _decision_summary(result: Mapping[str, Any]) -> str:
     parts = []
     for row in map(fmt.as_mapping, fmt.as_list(result.get("thresholds"))):
-        nb = fmt.metric(row.get("net_benefit"))
+        nb = fmt.metric(row.get("net_benefit"), 4)
         if nb == fmt.MISSING:
             continue
         parts.append(
             f"at threshold {fmt.threshold(row.get('threshold'))} the model's net benefit is {nb} "
-            f"against {fmt.number(row.get('treat_all_net_benefit'))} for treating everyone"
+            f"against {fmt.number(row.get('treat_all_net_benefit'), 4)} for treating everyone"
         )
     if not parts:
         return "Net benefit of the model compared with treating everyone and treating no one."
@@ -397,13 +426,13 @@ def build_thresholds(result: Mapping[str, Any]) -> ThresholdSection | None:
     if not rows:
         return None
     measures = [
-        ThresholdRowCells(label, [Cell.of(r.get(key)) for r in rows])
+        ThresholdRowCells(label, [Cell.of(r.get(key), digits(key)) for r in rows])
         for key, label in THRESHOLD_ROWS
     ]
     measures.append(
         ThresholdRowCells(
             "Net benefit of treating all",
-            [Cell(fmt.number(r.get("treat_all_net_benefit"))) for r in rows],
+            [Cell(fmt.number(r.get("treat_all_net_benefit"), 4)) for r in rows],
         )
     )
     counts = [
@@ -429,7 +458,7 @@ def build_sample_size(result: Mapping[str, Any]) -> SampleSizeSection | None:
         return None
     criteria = [
         SampleSizeRow(
-            name=fmt.as_text(item.get("name")) or fmt.MISSING,
+            name=fmt.capitalised(fmt.as_text(item.get("name")) or fmt.MISSING),
             required=fmt.plain_count(item.get("required_n")),
             available=fmt.plain_count(item.get("available_n")),
             status=_adequacy_status(item.get("adequate")),
