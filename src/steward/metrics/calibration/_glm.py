@@ -185,12 +185,11 @@ def _cells(bins: LabelledBins) -> _Cells:
     separated = (event_z[0] >= nonevent_z[1]) | (event_z[1] <= nonevent_z[0])
     separated &= ~no_rows & ~infinite & ~one_class
     undefined = {
-        "no labelled rows": no_rows,
-        "a score of exactly 0 or 1 has an infinite logit": infinite,
-        "calibration intercept and slope need both events and non-events": one_class,
-        "the calibration slope is undefined: the score separates events from non-events": (
-            separated
-        ),
+        "Calibration intercept and slope are undefined without labelled rows": no_rows,
+        "Calibration intercept and slope are undefined when a score of exactly 0 or 1 gives "
+        "an infinite logit": infinite,
+        "Calibration intercept and slope need both events and non-events": one_class,
+        "Calibration slope is undefined: the score separates events from non-events": separated,
     }
     # Cells empty in every batch element carry no weight anywhere: drop them.
     used = np.any(trials.reshape(-1, trials.shape[-1]) > 0, axis=0)
@@ -284,8 +283,10 @@ def _newton(cells: _Cells, start: FloatArray, *, skip: BoolArray) -> _Fit:
             break
     definite = _positive_definite(observed)
     failed = skip | ~converged | ~definite
-    warn_where(~skip & ~converged, "the calibration fit did not converge")
-    warn_where(~skip & converged & ~definite, "the calibration fit has no finite variance")
+    warn_where(~skip & ~converged, "The calibration intercept or slope fit did not converge")
+    warn_where(
+        ~skip & converged & ~definite, "The calibration intercept or slope has no finite variance"
+    )
     cov = np.linalg.inv(np.where(failed[..., None, None], np.eye(k), observed))
     coef = np.where(failed[..., None], np.nan, coef)
     cov = np.where(failed[..., None, None], np.nan, cov)

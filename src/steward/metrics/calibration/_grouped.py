@@ -162,7 +162,7 @@ def ece(counts: LevelCounts, n_groups: int = 10) -> float | FloatArray:
     _check_n_groups(n_groups)
     groups = merge_bins(bins, counts.edges, uniform_group_edges(counts.edges, n_groups))
     n = np.sum(groups.rows, axis=-1)
-    warn_where(n == 0, "no labelled rows")
+    warn_where(n == 0, "ECE is undefined without labelled rows")
     gap = np.sum(np.abs(groups.pos - groups.sum_p), axis=-1)
     return as_result(safe_divide(gap, n))
 

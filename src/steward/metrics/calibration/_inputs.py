@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -11,6 +13,8 @@ from scipy.stats import norm
 
 from steward.cube import NEGATIVE, POSITIVE, STATS, LevelCounts
 from steward.metrics._counts import check_counts, check_unbatched, warn_undefined
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -87,17 +91,26 @@ def totals(bins: LabelledBins) -> LabelledBins:
 
 
 def warn_where(undefined: BoolArray, reason: str) -> None:
-    """One warning naming how many results are ``nan`` because ``reason``."""
+    """One warning naming how many results are ``nan`` because ``reason``, attributed to the
+    first caller outside this package."""
     count = int(np.count_nonzero(undefined))
     if count == 0:
         return
     if undefined.ndim == 0:
-        warn_undefined(f"{reason}; returning nan", stacklevel=4)
+        message = f"{reason}; returning nan"
     else:
-        warn_undefined(
-            f"{reason} in {count} of {undefined.size} replicates; returning nan for those",
-            stacklevel=4,
-        )
+        message = f"{reason} in {count} of {undefined.size} replicates; returning nan for those"
+    warn_undefined(message, stacklevel=_frames_in_package() + 2)
+
+
+def _frames_in_package() -> int:
+    """Consecutive frames, from the caller of ``warn_where`` up, that run code of this package."""
+    frame = sys._getframe(2)
+    depth = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+        depth += 1
+    return depth
 
 
 def safe_divide(numerator: FloatArray, denominator: FloatArray) -> FloatArray:

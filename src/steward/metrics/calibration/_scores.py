@@ -22,7 +22,7 @@ from steward.metrics.calibration._inputs import (
 )
 from steward.metrics.types import Estimate
 
-_NO_ROWS = "no labelled rows"
+_NO_ROWS = "{} is undefined without labelled rows"
 
 
 def brier(counts: LevelCounts) -> float | FloatArray:
@@ -107,8 +107,8 @@ def scaled_brier(counts: LevelCounts) -> float | FloatArray:
     total = totals(labelled_bins(counts))
     n = total.rows
     one_class = (total.pos == 0) | (total.neg == 0)
-    warn_where(n == 0, _NO_ROWS)
-    warn_where((n > 0) & one_class, "scaled Brier needs both events and non-events")
+    warn_where(n == 0, _NO_ROWS.format("Scaled Brier"))
+    warn_where((n > 0) & one_class, "Scaled Brier needs both events and non-events")
     ybar = safe_divide(total.pos, n)
     reference = np.where(one_class, np.nan, ybar * (1.0 - ybar))
     return as_result(1.0 - safe_divide(_brier(total, warn=False), reference))
@@ -154,7 +154,7 @@ def log_loss(counts: LevelCounts) -> float | FloatArray:
     """
     total = totals(labelled_bins(counts))
     n = total.rows
-    warn_where(n == 0, _NO_ROWS)
+    warn_where(n == 0, _NO_ROWS.format("Log loss"))
     return as_result(safe_divide(-(total.sum_logp_pos + total.sum_log1mp_neg), n))
 
 
@@ -247,7 +247,7 @@ def citl_values(counts: LevelCounts) -> FloatArray:
     0.02
     """
     total = totals(labelled_bins(counts))
-    warn_where(total.rows == 0, _NO_ROWS)
+    warn_where(total.rows == 0, _NO_ROWS.format("Calibration-in-the-large"))
     return _citl(total)
 
 
@@ -299,7 +299,7 @@ def calibration_in_the_large(counts: LevelCounts, *, alpha: float = 0.05) -> Est
     total = totals(unbatched_bins(counts, "citl_values"))
     n = float(total.rows)
     if n == 0:
-        warn_where(np.asarray(True), _NO_ROWS)
+        warn_where(np.asarray(True), _NO_ROWS.format("Calibration-in-the-large"))
         return Estimate(math.nan, math.nan, math.nan)
     value = float(_citl(total))
     variance = max(float(_brier(total, warn=False)) - value * value, 0.0) / n
@@ -310,13 +310,13 @@ def calibration_in_the_large(counts: LevelCounts, *, alpha: float = 0.05) -> Est
 def _brier(total: LabelledBins, *, warn: bool) -> FloatArray:
     n = total.rows
     if warn:
-        warn_where(n == 0, _NO_ROWS)
+        warn_where(n == 0, _NO_ROWS.format("Brier score"))
     return safe_divide(total.sum_p2 - 2.0 * total.sum_p_pos + total.pos, n)
 
 
 def _oe(total: LabelledBins) -> FloatArray:
     no_rows = total.rows == 0
-    warn_where(no_rows, _NO_ROWS)
+    warn_where(no_rows, _NO_ROWS.format("O/E"))
     warn_where(~no_rows & (total.sum_p == 0), "O/E is undefined when every score is 0")
     return safe_divide(total.pos, np.where(no_rows, 0.0, total.sum_p))
 

@@ -126,7 +126,7 @@ def smoothed_calibration_errors(
     _check_smoothing(span, n_bins)
     smoothing = _coarse_bins(bins, counts.edges, n_bins)
     total_rows = np.sum(smoothing.rows, axis=-1)
-    warn_where(total_rows == 0, "no labelled rows")
+    warn_where(total_rows == 0, "Smoothed calibration is undefined without labelled rows")
     errors = _chunked_errors(smoothing, span)
     return CalibrationErrors(*(as_result(e) for e in errors))
 
