@@ -12,6 +12,7 @@ from steward.cube.bins import (
     edges_with_thresholds,
     logit_edges,
 )
+from steward.cube.build import CubeRequest, build_cube
 from steward.cube.model import (
     LABEL_AXIS,
     NEGATIVE,
@@ -24,6 +25,7 @@ from steward.cube.model import (
     PairedMargin,
     ReplicateMargin,
 )
+from steward.cube.sources import ColumnMap, DataLike, DataSource, ScoreScale, open_source
 
 __all__ = [
     "COARSE_BINS",
@@ -34,12 +36,19 @@ __all__ = [
     "POSITIVE",
     "STATS",
     "UNLABELLED",
+    "ColumnMap",
     "Cube",
+    "CubeRequest",
+    "DataLike",
+    "DataSource",
     "LevelCounts",
     "Margin",
     "PairedMargin",
     "ReplicateMargin",
+    "ScoreScale",
     "assign_bins",
+    "build_cube",
     "edges_with_thresholds",
     "logit_edges",
+    "open_source",
 ]

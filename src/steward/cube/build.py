@@ -327,6 +327,7 @@ def plan_cube(source: DataSource, request: CubeRequest) -> CubePlan:
     key_columns = tuple(dict.fromkeys(k for s in sets for k in s.keys))
     text = [cols.score, cols.label, *cols.groups]
     text += [c for c in (cols.comparator, cols.patient) if c is not None]
+    source = source.reading_as_text(tuple(text))
     return CubePlan(source, request, tuple(sets), key_columns, tuple(text))
 
 
@@ -396,11 +397,10 @@ def build_cube(
     >>> cube.overall.total().n_pos.sum(), cube.overall.total().n_unlabelled.sum()
     (np.float64(1.0), np.float64(1.0))
     """
-    data = open_source(source)
-    plan = plan_cube(data, request)
     with tempfile.TemporaryDirectory(prefix="steward-cube-") as spill:
         connection = _connect(spill)
         try:
+            plan = plan_cube(open_source(source, connection), request)
             cube = _run(connection, plan, progress)
         finally:
             connection.close()

@@ -10,7 +10,7 @@ import codecs
 import gzip
 import os
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
@@ -107,6 +107,14 @@ class DataSource:
     def column_type(self, column: str) -> str:
         return self.types[self.columns.index(column)]
 
+    def reading_as_text(self, names: tuple[str, ...]) -> DataSource:
+        """This source with ``names`` typed VARCHAR, as :meth:`scan_sql` reads them from CSV."""
+        if self.kind != "csv":
+            return self
+        pairs = zip(self.columns, self.types, strict=True)
+        types = tuple("VARCHAR" if column in names else kind for column, kind in pairs)
+        return replace(self, types=types)
+
     def require_columns(self, names: tuple[str, ...]) -> None:
         """Raise InputError naming every missing column and listing the available ones."""
         missing = [name for name in names if name not in self.columns]
@@ -167,12 +175,14 @@ class DataSource:
         return f"row {row}"
 
 
-def open_source(data: DataLike) -> DataSource:
+def open_source(data: DataLike, connection: duckdb.DuckDBPyConnection | None = None) -> DataSource:
     """Open a CSV or Parquet file, or an in-memory table, for scanning by DuckDB.
 
     Files are recognised by content, not by name: Parquet by its ``PAR1`` magic bytes, otherwise
     the file must be UTF-8 CSV text with a header row (optionally gzip-compressed). In-memory
     tables (pandas, polars, pyarrow) are registered with DuckDB without copying.
+
+    ``connection`` is the DuckDB connection used to list the columns (a fresh one if not given).
 
     Raises
     ------
@@ -188,8 +198,8 @@ def open_source(data: DataLike) -> DataSource:
     if isinstance(data, DataSource):
         return data
     if isinstance(data, str | os.PathLike):
-        return _open_file(Path(os.fspath(data)).expanduser())
-    return _open_table(data)
+        return _describe(_open_file(Path(os.fspath(data)).expanduser()), connection)
+    return _describe(_open_table(data), connection)
 
 
 def _open_file(path: Path) -> DataSource:
@@ -202,13 +212,13 @@ def _open_file(path: Path) -> DataSource:
     if not head:
         raise InputError(f"The data file {path} is empty: it has no header and no data rows.")
     if head.startswith(_PARQUET_MAGIC):
-        return _describe(DataSource("parquet", str(path), (), (), path=path))
+        return DataSource("parquet", str(path), (), (), path=path)
     compression = None
     if head.startswith(_GZIP_MAGIC):
         compression = "gzip"
         head = _gunzip_start(path)
     _check_csv_text(path, head)
-    return _describe(DataSource("csv", str(path), (), (), path=path, compression=compression))
+    return DataSource("csv", str(path), (), (), path=path, compression=compression)
 
 
 def _gunzip_start(path: Path) -> bytes:
@@ -258,18 +268,21 @@ def _open_table(table: InMemoryTable) -> DataSource:
             f"Cannot read data of type {type(table).__name__}: give a CSV or Parquet path, or a "
             "pandas DataFrame, polars DataFrame or pyarrow Table."
         )
-    return _describe(DataSource("table", description, (), (), table=table))
+    return DataSource("table", description, (), (), table=table)
 
 
-def _describe(source: DataSource) -> DataSource:
-    connection = duckdb.connect()
+def _describe(
+    source: DataSource, connection: duckdb.DuckDBPyConnection | None = None
+) -> DataSource:
+    own = connection is None
+    con = duckdb.connect() if connection is None else connection
     try:
-        rows = connection.execute(f"DESCRIBE SELECT * FROM {source.scan_sql(connection)}")
-        described = rows.fetchall()
+        described = con.execute(f"DESCRIBE SELECT * FROM {source.scan_sql(con)}").fetchall()
     except duckdb.Error as error:
         raise InputError(read_failure(source, error)) from None
     finally:
-        connection.close()
+        if own:
+            con.close()
     columns = tuple(str(row[0]) for row in described)
     types = tuple(str(row[1]) for row in described)
     return DataSource(

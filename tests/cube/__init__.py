@@ -1,0 +1,1 @@
+"""Tests of the score cube builder and its data sources."""
