@@ -180,6 +180,13 @@ def test_write_equals_generate(tmp_path: Path, suffix: str) -> None:
     assert list(tmp_path.iterdir()) == [path]
 
 
+def test_written_file_has_ordinary_permissions(tmp_path: Path) -> None:
+    reference = tmp_path / "reference"
+    reference.write_text("")
+    path = write(tmp_path / "data.csv", 10)
+    assert path.stat().st_mode & 0o777 == reference.stat().st_mode & 0o777
+
+
 def test_format_argument_overrides_suffix(tmp_path: Path) -> None:
     path = write(tmp_path / "data.out", 100, format="parquet")
     assert pq.read_table(path).num_rows == 100

@@ -38,7 +38,7 @@ Examples
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,11 +229,8 @@ def write(
     if not destination.parent.is_dir():
         raise InputError(f"Cannot write {destination}: folder {destination.parent} does not exist.")
     chunks = iter_chunks(n_rows, seed, chunk_rows)  # validates the counts before creating a file
-    handle, temporary_name = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent
-    )
-    os.close(handle)
-    temporary = Path(temporary_name)
+    # Created by the writer itself, so the file gets the usual permissions (umask), not 0600.
+    temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(6)}.partial")
     try:
         _write_chunks(temporary, chosen, chunks, progress)
         temporary.replace(destination)
