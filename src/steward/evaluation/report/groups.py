@@ -70,9 +70,14 @@ class SubgroupSection:
     gaps: list[GapRow]
 
     @property
-    def flagged_gaps(self) -> int:
-        """How many gap tests are flagged after the Holm adjustment."""
-        return sum(gap.flagged for gap in self.gaps)
+    def flagged_gaps(self) -> list[GapRow]:
+        """Gap tests flagged after the Holm adjustment: what a reader must see."""
+        return [gap for gap in self.gaps if gap.flagged]
+
+    @property
+    def other_gaps(self) -> list[GapRow]:
+        """Gap tests not flagged (or withheld), in the document's order."""
+        return [gap for gap in self.gaps if not gap.flagged]
 
 
 @dataclass(frozen=True)
@@ -158,11 +163,7 @@ def build_subgroups(result: Mapping[str, Any]) -> SubgroupSection | None:
         ),
         threshold=None if first is None else fmt.threshold(first),
         columns=columns,
-        # Flagged gaps first: they are what a reader must see; the order is otherwise kept.
-        gaps=sorted(
-            (_gap_row(g, subgroups) for g in gaps if isinstance(g, Mapping)),
-            key=lambda row: not row.flagged,
-        ),
+        gaps=[_gap_row(g, subgroups) for g in gaps if isinstance(g, Mapping)],
     )
 
 
