@@ -7,6 +7,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from steward.cube import LevelCounts
 from steward.metrics.calibration._grouped import (
@@ -337,16 +338,37 @@ def _kernel(x: FloatArray, w: FloatArray, span: float) -> FloatArray:
     fraction gives the radius ``max(x_i - x_l, x_r(l) - x_i)``; ``h_i`` is the least of them.
     """
     cumulative = np.cumsum(w, axis=-1)
-    before = cumulative - w
-    target = span * cumulative[..., -1:] * (1.0 - 1e-12)
-    enough = cumulative[..., None, :] - before[..., :, None] >= target[..., None]
-    reach = np.argmax(enough, axis=-1)
-    reach_x = np.where(np.any(enough, axis=-1), np.take_along_axis(x, reach, axis=-1), np.inf)
-    radius = np.maximum(x[..., :, None] - x[..., None, :], reach_x[..., None, :] - x[..., :, None])
+    reach = _first_reaching(cumulative, cumulative - w + span * cumulative[..., -1:] * (1 - 1e-12))
+    n_groups = x.shape[-1]
+    reach_x = np.where(
+        reach < n_groups,
+        np.take_along_axis(x, np.minimum(reach, n_groups - 1), axis=-1),
+        np.inf,
+    )
+    offset = x[..., None, :] - x[..., :, None]  # offset[..., i, c] = x_c - x_i
+    radius = np.maximum(-offset, reach_x[..., None, :] - x[..., :, None])
     bandwidth = np.maximum(np.min(radius, axis=-1), np.finfo(np.float64).tiny)
-    u = np.minimum(np.abs(x[..., None, :] - x[..., :, None]) / bandwidth[..., None], 1.0)
-    kernel: FloatArray = w[..., None, :] * (1.0 - u**3) ** 3
+    u = np.minimum(np.abs(offset) * (1.0 / bandwidth)[..., None], 1.0)
+    u *= u * u
+    kernel: FloatArray = 1.0 - u
+    kernel *= kernel * kernel
+    kernel *= w[..., None, :]
     return kernel
+
+
+def _first_reaching(cumulative: FloatArray, goal: FloatArray) -> NDArray[np.intp]:
+    """For each ``goal``, the first index whose ``cumulative`` (ascending along the last axis)
+    is at least that goal, or the axis length if none: a binary search on every row at once."""
+    n = cumulative.shape[-1]
+    low = np.zeros(goal.shape, dtype=np.intp)
+    high = np.full(goal.shape, n, dtype=np.intp)
+    for _ in range(max(1, n).bit_length() + 1):
+        middle = (low + high) // 2
+        value = np.take_along_axis(cumulative, np.minimum(middle, n - 1), axis=-1)
+        enough = (middle < n) & (value >= goal)
+        high = np.where(enough, middle, high)
+        low = np.where(enough, low, middle + 1)
+    return np.minimum(low, high)
 
 
 def _local_fit(x: FloatArray, y: FloatArray, w: FloatArray, span: float) -> FloatArray:
