@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import math
 
 import numpy as np
@@ -401,3 +402,11 @@ def test_bootstrap_interval_coverage() -> None:
         hits["sensitivity"] += s_est.ci_low <= true_sens <= s_est.ci_high  # type: ignore[operator]
     for name, count in hits.items():
         assert count / n_sets == pytest.approx(0.95, abs=0.03), f"{name}: {count / n_sets:.3f}"
+
+
+def test_docstring_examples_run() -> None:
+    from steward.metrics import bootstrap as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0

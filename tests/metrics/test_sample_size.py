@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import math
 
 import numpy as np
@@ -220,3 +221,11 @@ def test_assess_adequacy_needs_rows_and_events() -> None:
     assert not short_of_events["c_statistic"].adequate
     with pytest.raises(ValueError, match="events_available"):
         assess_adequacy(result, 10, 11)
+
+
+def test_docstring_examples_run() -> None:
+    from steward.metrics import sample_size as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0

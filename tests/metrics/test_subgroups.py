@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import math
 
 import numpy as np
@@ -180,3 +181,11 @@ def test_compare_groups_validates_arguments() -> None:
         compare_groups({"A": (0.1, 0.01), "B": (0.2, 0.01)}, rest_values={"A": (0.2, 0.01)})
     with pytest.raises(ValueError, match="tolerance"):
         compare_groups({"A": (0.1, 0.01)}, tolerance=-1.0)
+
+
+def test_docstring_examples_run() -> None:
+    from steward.metrics import subgroups as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0
