@@ -1,8 +1,8 @@
 """Build a score cube from prediction rows in one DuckDB aggregation pass (GROUPING SETS).
 
-Rows are typed, checked and binned per row in SQL; one GROUP BY GROUPING SETS computes the
-overall, subgroup, intersection, time-window, comparator and patient margins together; the small
-result is densified into :class:`steward.cube.model.Cube` arrays in numpy.
+Rows are typed, checked and binned per row in SQL; one pass computes the overall, subgroup,
+intersection, time-window, comparator and patient margins together (steward.cube.plan writes
+it); the small result is densified into :class:`steward.cube.model.Cube` arrays in numpy.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import datetime as dt
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -21,12 +20,6 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from steward.cube import checks
-from steward.cube.bins import (
-    COARSE_BINS,
-    FINE_BINS,
-    LOGIT_PAIR_BINS,
-    edges_with_thresholds,
-)
 from steward.cube.model import (
     LABEL_AXIS,
     STATS,
@@ -38,22 +31,21 @@ from steward.cube.model import (
     ReplicateMargin,
     _level_sort_key,
 )
-from steward.cube.sources import ColumnMap, DataLike, DataSource, ScoreScale, open_source
-from steward.cube.sql import (
-    P_CLIP,
-    LogitBinning,
-    is_numeric_type,
-    is_text_type,
-    is_time_type,
-    label_sql,
-    number_sql,
-    probability_sql,
-    quote,
-    replicate_weight_sql,
-    score_code_sql,
-    time_window_sql,
-    uniform_bin_sql,
+from steward.cube.plan import (
+    COMPARATOR_PART,
+    LABEL_CODES,
+    MISSING_SCORE,
+    PAIR_PART,
+    CubePlan,
+    CubeRequest,
+    GroupingSet,
+    TimeWindow,
+    ints,
+    part,
+    plan_cube,
 )
+from steward.cube.sources import DataLike, DataSource, open_source
+from steward.cube.sql import replicate_weight_sql
 from steward.errors import InputError
 
 #: DuckDB memory ceiling for one build; larger aggregations spill to a temporary directory.
@@ -61,293 +53,7 @@ MEMORY_LIMIT = "1GB"
 #: Seconds between progress polls.
 _POLL_SECONDS = 0.1
 
-TimeWindow = Literal["day", "week", "month"]
 ProgressCallback = Callable[[float], None]
-
-
-@dataclass(frozen=True)
-class CubeRequest:
-    """What to aggregate: the columns, the thresholds that must be bin edges, the margins.
-
-    Parameters
-    ----------
-    columns : ColumnMap
-        Which columns hold the score, label, groups, comparator, patient and time.
-    thresholds : tuple of float
-        Operating thresholds in (0, 1); each becomes a bin edge of every margin.
-    score_scale : {"probability", "percent", "logit"}
-        How score and comparator values map to probabilities.
-    fine_bins, coarse_bins, pair_bins : int
-        Uniform bins of the overall margin, of the other margins and replicates, and logit bins
-        per axis of the comparator cube.
-    intersections : tuple of tuple of str
-        Extra margins crossing two or more group columns, e.g. ``(("sex", "age_band"),)``.
-    time_window : {"day", "week", "month"}
-        Window of the time margin (weeks start on Monday), used when ``columns.time`` is set.
-    replicates : int
-        Number of patient-clustered Poisson(1) bootstrap replicate cubes (needs
-        ``columns.patient``); 0 builds none.
-    """
-
-    columns: ColumnMap
-    thresholds: tuple[float, ...] = ()
-    score_scale: ScoreScale = "probability"
-    fine_bins: int = FINE_BINS
-    coarse_bins: int = COARSE_BINS
-    pair_bins: int = LOGIT_PAIR_BINS
-    intersections: tuple[tuple[str, ...], ...] = ()
-    time_window: TimeWindow = "month"
-    replicates: int = 0
-
-    @property
-    def fine_edges(self) -> FloatArray:
-        return edges_with_thresholds(self.fine_bins, self.thresholds)
-
-    @property
-    def coarse_edges(self) -> FloatArray:
-        return edges_with_thresholds(self.coarse_bins, self.thresholds)
-
-    @property
-    def pair_binning(self) -> LogitBinning:
-        return LogitBinning(self.pair_bins, self.thresholds)
-
-    def validate(self) -> None:
-        """Raise InputError for a request that cannot describe any cube."""
-        cols = self.columns
-        if any(not 0.0 < t < 1.0 for t in self.thresholds):
-            raise InputError(
-                f"Thresholds must lie strictly between 0 and 1; got {list(self.thresholds)}."
-            )
-        if min(self.fine_bins, self.coarse_bins) < 1 or self.pair_bins < 3:
-            raise InputError("The cube needs at least 1 uniform bin and 3 comparator bins.")
-        if self.score_scale not in ("probability", "percent", "logit"):
-            raise InputError(
-                f"Unknown score scale {self.score_scale!r}: use probability, percent or logit."
-            )
-        if self.time_window not in ("day", "week", "month"):
-            raise InputError(f"Unknown time window {self.time_window!r}: use day, week or month.")
-        if self.replicates < 0:
-            raise InputError("The number of bootstrap replicates cannot be negative.")
-        if self.replicates and cols.patient is None:
-            raise InputError(
-                "Patient-clustered bootstrap replicates need a patient column: name the column "
-                "holding patient identifiers, or ask for no replicates."
-            )
-        if len(set(cols.groups)) != len(cols.groups):
-            raise InputError(f"A group column is named twice in {list(cols.groups)}.")
-        if cols.time is not None and cols.time in cols.groups:
-            raise InputError(
-                f"Column {cols.time!r} is both the time column and a group column; "
-                "name it only once."
-            )
-        for dims in self.intersections:
-            unknown = [d for d in dims if d not in cols.groups]
-            if len(set(dims)) < 2 or unknown:
-                raise InputError(
-                    f"The intersection {list(dims)} must cross two or more different group "
-                    f"columns among {list(cols.groups)}."
-                )
-
-
-#: Codes of the cell columns: ``bin * 4 + label`` (``fine`` cells also carry the paired flag).
-LABEL_CODES = 4
-#: Fine-bin code of a row without a score (other invalid codes are in steward.cube.sql).
-MISSING_SCORE = -3
-#: ``__set`` values of the comparator and paired parts (GROUPING() values are never negative).
-COMPARATOR_PART, PAIR_PART = -1, -2
-
-
-@dataclass(frozen=True)
-class GroupingSet:
-    """One margin of the pass: the key columns it groups by, and the cube dims it becomes."""
-
-    kind: Literal["overall", "margin", "patient"]
-    keys: tuple[str, ...]
-    dims: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class CubePlan:
-    """The SQL of one cube pass over one source, and how to read its result.
-
-    The pass streams one scan of the source to three aggregations: GROUPING SETS of the
-    overall, subgroup, intersection, time and patient margins (score statistics), and, with a
-    comparator, a GROUP BY of the comparator's statistics and one of the 2-D paired counts.
-    Cells are keyed by an integer ``bin * 4 + label`` so every grouping hashes few columns.
-    """
-
-    source: DataSource
-    request: CubeRequest
-    sets: tuple[GroupingSet, ...]
-    key_columns: tuple[str, ...]
-    text_columns: tuple[str, ...]
-
-    def mask(self, grouping: GroupingSet) -> int:
-        """The value ``GROUPING(key_columns...)`` takes on rows of ``grouping``."""
-        n = len(self.key_columns)
-        return sum(
-            1 << (n - 1 - i) for i, key in enumerate(self.key_columns) if key not in grouping.keys
-        )
-
-    def find(self, kind: str) -> GroupingSet | None:
-        return next((s for s in self.sets if s.kind == kind), None)
-
-    @property
-    def pair_bin_count(self) -> int:
-        return int(self.request.pair_binning.edges.size - 1)
-
-    def rows_sql(self, scan: str) -> str:
-        """Per-row typed, checked and binned columns (``__``-prefixed) next to the source's."""
-        req, cols, source = self.request, self.request.columns, self.source
-        typed = []
-        s_value, s_missing = number_sql(cols.score, source.column_type(cols.score))
-        typed += [f"{s_value} AS __sv", f"{s_missing} AS __sm"]
-        typed.append(f"{label_sql(cols.label, source.column_type(cols.label))} AS __lab")
-        typed += [f"CAST({quote(g)} AS VARCHAR) AS __g{i}" for i, g in enumerate(cols.groups)]
-        if cols.time is not None:
-            window = time_window_sql(cols.time, source.column_type(cols.time), req.time_window)
-            typed.append(f"{window} AS __t")
-        if cols.patient is not None:
-            typed.append(f"CAST({quote(cols.patient)} AS VARCHAR) AS __pid")
-        if cols.comparator is not None:
-            c_value, c_missing = number_sql(cols.comparator, source.column_type(cols.comparator))
-        else:
-            c_value, c_missing = "CAST(NULL AS DOUBLE)", "true"
-        typed += [f"{c_value} AS __cv", f"{c_missing} AS __cm"]
-
-        scale, thresholds = req.score_scale, req.thresholds
-        fine, coarse = req.fine_bins, req.coarse_bins
-        pairs = req.pair_binning
-        n_pair = self.pair_bin_count
-        stages = [
-            ", ".join(typed),
-            f"{probability_sql('__sv', scale)} AS __sp, {probability_sql('__cv', scale)} AS __cp",
-            f"{score_code_sql('__sv', '__sm', '__sp')} AS __sc, "
-            f"{score_code_sql('__cv', '__cm', '__cp')} AS __cc",
-            "CASE WHEN __sc = 0 THEN __sp END AS __p, "
-            "CASE WHEN __sc = 0 AND __cc = 0 THEN __cp END AS __c",
-            f"coalesce({uniform_bin_sql('__p', fine, thresholds)}, __sc, {MISSING_SCORE})"
-            " AS __fb, "
-            f"{uniform_bin_sql('__p', coarse, thresholds)} AS __cb, "
-            f"coalesce({uniform_bin_sql('__c', fine, thresholds)}, "
-            "CASE WHEN __cc < 0 THEN __cc END) AS __cfb, "
-            "CASE WHEN __c IS NOT NULL THEN __p END AS __pp, "
-            f"{_clipped('__p')} AS __pk, {_clipped('__c')} AS __ck",
-            "CAST((__fb * 2 + CAST(__pp IS NOT NULL AS INTEGER)) * 4 + __lab AS BIGINT)"
-            " AS __fcell, "
-            "CAST(__cb * 4 + __lab AS BIGINT) AS __ccell, "
-            "CAST(__cfb * 4 + __lab AS BIGINT) AS __cfcell, "
-            "ln(__pk) AS __lp, ln(1.0 - __pk) AS __l1p, ln(__ck) AS __lc, ln(1.0 - __ck) AS __l1c",
-        ]
-        if cols.comparator is not None:
-            stages += [
-                f"{pairs.estimate_sql('__pp')} AS __pe, {pairs.estimate_sql('__c')} AS __ce",
-                f"CAST(({pairs.bin_sql('__pp', '__pe')} * {n_pair} "
-                f"+ {pairs.bin_sql('__c', '__ce')}) * 4 + __lab AS BIGINT) AS __pcell",
-            ]
-        query = f"SELECT * FROM {scan}"
-        for stage in stages:
-            query = f"SELECT *, {stage} FROM ({query})"
-        return query
-
-    def query(self, scan: str) -> str:
-        """The one aggregation pass over the binned rows."""
-        keys = self.key_columns
-        key_list = ", ".join(keys)
-        sets = ", ".join("(" + ", ".join(s.keys) + ")" for s in self.sets)
-        nulls = {k: _NULL_KEY.get(k, "VARCHAR") for k in keys}
-        score_sums = ", ".join(_sums("__p", "__lp", "__l1p"))
-        parts = [
-            f"SELECT GROUPING({key_list}) AS __set, {key_list}, CAST(NULL AS BIGINT) AS __cfcell, "
-            f"CAST(NULL AS BIGINT) AS __pcell, count(*) AS __n, {score_sums} "
-            f"FROM __rows GROUP BY GROUPING SETS ({sets})"
-        ]
-        if self.request.columns.comparator is not None:
-            blank = ", ".join(f"CAST(NULL AS {nulls[k]})" for k in keys)
-            comparator_sums = ", ".join(_sums("__c", "__lc", "__l1c"))
-            no_sums = ", ".join(["CAST(NULL AS DOUBLE)"] * (len(STATS) - 1))
-            parts.append(
-                f"SELECT {COMPARATOR_PART}, {blank}, __cfcell, NULL, count(*), {comparator_sums} "
-                "FROM __rows WHERE __cfcell IS NOT NULL GROUP BY __cfcell"
-            )
-            parts.append(
-                f"SELECT {PAIR_PART}, {blank}, NULL, __pcell, count(*), {no_sums} "
-                "FROM __rows WHERE __pcell IS NOT NULL GROUP BY __pcell"
-            )
-        return f"WITH __rows AS ({self.rows_sql(scan)}) " + " UNION ALL ".join(parts)
-
-    def replicate_query(self, table: str) -> str:
-        """Expand the (patient, bin, label) cells into Poisson-weighted replicate sums."""
-        patient = self.find("patient")
-        assert patient is not None
-        weight = replicate_weight_sql("__pid", "__r")
-        stats = ["__n", *[f"__s{i}" for i in range(1, len(STATS))]]
-        weighted = ", ".join(f"sum(__w * {s}) AS {s}" for s in stats)
-        return (
-            f"SELECT __r, __ccell, {weighted} FROM ("
-            f"SELECT *, {weight} AS __w FROM {table} "
-            f"CROSS JOIN (SELECT range AS __r FROM range({self.request.replicates})) "
-            f"WHERE __set = {self.mask(patient)} AND __ccell IS NOT NULL"
-            ") WHERE __w > 0 GROUP BY __r, __ccell"
-        )
-
-
-_NULL_KEY = {"__t": "INTEGER", "__fcell": "BIGINT", "__ccell": "BIGINT"}
-
-
-def _clipped(value: str) -> str:
-    bounded = f"greatest({P_CLIP!r}, least({1 - P_CLIP!r}, {value}))"
-    return f"CASE WHEN {value} IS NOT NULL THEN {bounded} END"
-
-
-def _sums(p: str, logp: str, log1mp: str) -> list[str]:
-    """Sums in STATS order after ``n``: p, p^2, log p, log(1-p), z, z^2, p z with z = logit p."""
-    z = f"({logp} - {log1mp})"
-    terms = [p, f"{p} * {p}", logp, log1mp, z, f"{z} * {z}", f"{p} * {z}"]
-    return [f"sum({term}) AS __s{i}" for i, term in enumerate(terms, start=1)]
-
-
-def plan_cube(source: DataSource, request: CubeRequest) -> CubePlan:
-    """Check the request against the source's columns and lay out the grouping sets."""
-    request.validate()
-    cols = request.columns
-    source.require_columns(cols.used())
-    _check_column_types(source, cols)
-    group_key = {g: f"__g{i}" for i, g in enumerate(cols.groups)}
-    sets = [GroupingSet("overall", ("__fcell",))]
-    sets += [GroupingSet("margin", (group_key[g], "__ccell"), (g,)) for g in cols.groups]
-    sets += [
-        GroupingSet("margin", (*(group_key[d] for d in dims), "__ccell"), dims)
-        for dims in request.intersections
-    ]
-    if cols.time is not None:
-        sets.append(GroupingSet("margin", ("__t", "__ccell"), (cols.time,)))
-    if request.replicates:
-        sets.append(GroupingSet("patient", ("__pid", "__ccell")))
-    key_columns = tuple(dict.fromkeys(k for s in sets for k in s.keys))
-    text = [cols.score, cols.label, *cols.groups]
-    text += [c for c in (cols.comparator, cols.patient) if c is not None]
-    source = source.reading_as_text(tuple(text))
-    return CubePlan(source, request, tuple(sets), key_columns, tuple(text))
-
-
-def _check_column_types(source: DataSource, cols: ColumnMap) -> None:
-    for role, column in (("score", cols.score), ("comparator", cols.comparator)):
-        if column is None or source.kind == "csv":
-            continue
-        kind = source.column_type(column)
-        if not (is_numeric_type(kind) or is_text_type(kind)):
-            raise InputError(
-                f"The {role} column {column!r} of {source.name} holds {kind} values, not numbers; "
-                "name the column that holds the model's scores."
-            )
-    if cols.time is not None:
-        kind = source.column_type(cols.time)
-        if not (is_time_type(kind) or is_text_type(kind)):
-            raise InputError(
-                f"The time column {cols.time!r} of {source.name} holds {kind} values, not dates "
-                "or timestamps; name a column of dates (e.g. 2024-03-31) or timestamps."
-            )
 
 
 def build_cube(
@@ -392,6 +98,7 @@ def build_cube(
     Examples
     --------
     >>> import pyarrow as pa
+    >>> from steward.cube.sources import ColumnMap
     >>> table = pa.table({"p": [0.1, 0.8, 0.35], "y": [0, 1, None]})
     >>> cube = build_cube(table, CubeRequest(ColumnMap("p", "y"), fine_bins=10))
     >>> cube.overall.total().n_pos.sum(), cube.overall.total().n_unlabelled.sum()
@@ -496,25 +203,6 @@ def _arrow(connection: duckdb.DuckDBPyConnection, sql: str) -> pa.Table | None:
         return None
     table: pa.Table = relation.to_arrow_table()
     return table
-
-
-def part(result: pa.Table, plan: CubePlan, kind: str | int) -> pa.Table:
-    """Rows of one grouping set (``kind`` of a GroupingSet, or a negative part id)."""
-    if isinstance(kind, int):
-        set_id = kind
-    else:
-        grouping = plan.find(kind)
-        assert grouping is not None
-        set_id = plan.mask(grouping)
-    return result.filter(pc.equal(result["__set"], set_id))
-
-
-def ints(table: pa.Table, column: str) -> NDArray[np.int64]:
-    """An integer column as numpy (nulls as -1: callers drop null cells first)."""
-    values: NDArray[np.int64] = (
-        table[column].fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    )
-    return values
 
 
 def _sum(table: pa.Table, column: str) -> int:
@@ -661,8 +349,12 @@ def replicate_weights(patients: Sequence[str], replicates: int) -> FloatArray:
 
 
 __all__ = [
+    "MEMORY_LIMIT",
     "CubePlan",
     "CubeRequest",
+    "GroupingSet",
+    "ProgressCallback",
+    "TimeWindow",
     "build_cube",
     "plan_cube",
     "replicate_weights",

@@ -12,11 +12,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from steward.cube.plan import COMPARATOR_PART, LABEL_CODES, CubePlan, ints, part
 from steward.cube.sources import ROW_NUMBER, DataSource, read_failure
 from steward.cube.sql import INVALID_LABEL, INVALID_TIME, NOT_NUMERIC, OUT_OF_RANGE, quote
 
 if TYPE_CHECKING:
-    from steward.cube.build import CubePlan
     from steward.cube.model import Cube
 
 #: Rows (and distinct values) named in a message.
@@ -35,8 +35,6 @@ def find_problems(
     connection: duckdb.DuckDBPyConnection, plan: CubePlan, result: pa.Table
 ) -> list[str]:
     """Messages for every kind of bad value the pass counted (empty if the data is valid)."""
-    from steward.cube.build import COMPARATOR_PART, LABEL_CODES, ints, part
-
     cols = plan.request.columns
     overall = part(result, plan, "overall")
     n = overall["__n"].to_numpy()
