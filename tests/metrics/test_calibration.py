@@ -478,3 +478,38 @@ def test_malformed_counts_are_rejected() -> None:
 def test_calibration_curve_type_is_exported() -> None:
     p, y, _ = simulate(500, seed=18)
     assert isinstance(calibration_curve(level_counts(p, y, EDGES), n_points=10), CalibrationCurve)
+
+
+def test_warnings_point_at_the_callers_line() -> None:
+    counts = level_counts([0.2, 0.6], [np.nan, np.nan], EDGES)
+    for metric in (brier, ici, calibration_intercept_slope, oe_ratio):
+        with pytest.warns(UndefinedMetricWarning) as record:
+            metric(counts)
+        assert {w.filename for w in record} == {__file__}
+
+
+# ---------------------------------------------------------------------------------------------
+# Coverage of the closed-form intervals
+
+
+@pytest.mark.slow
+def test_closed_form_intervals_cover_the_truth_about_95_percent_of_the_time() -> None:
+    # 400 data sets of 2,000 rows from a calibrated model: intercept 0, slope 1, CITL 0 and
+    # O/E 1 are the truth. A coverage estimated from 400 draws has an SE of about 1.1%.
+    # The exact Poisson interval for O/E ignores that a sum of Bernoulli outcomes varies
+    # less than a Poisson count, so it is conservative.
+    hits = np.zeros(4)
+    n_sets = 400
+    for seed in range(n_sets):
+        p, y, _ = simulate(2_000, seed=1_000 + seed)
+        counts = level_counts(p, y, EDGES)
+        intercept, slope = calibration_intercept_slope(counts)
+        citl, oe = calibration_in_the_large(counts), oe_ratio(counts)
+        for i, (estimate, truth) in enumerate(
+            [(intercept, 0.0), (slope, 1.0), (citl, 0.0), (oe, 1.0)]
+        ):
+            hits[i] += estimate.ci_low <= truth <= estimate.ci_high
+    coverage = hits / n_sets
+    assert np.all(coverage[:3] > 0.92), coverage
+    assert np.all(coverage[:3] < 0.98), coverage
+    assert 0.93 < coverage[3] < 0.995, coverage
