@@ -14,6 +14,7 @@ from steward.metrics.sample_size import (
     assess_adequacy,
     calibration_slope_sample_size,
     observed_inputs,
+    observed_lp_distribution,
     riley_sample_size,
 )
 
@@ -197,6 +198,43 @@ def test_observed_inputs_match_row_level_moments() -> None:
     assert inputs.lp_mean == pytest.approx(z[labelled].mean(), rel=1e-9)
     assert inputs.lp_sd == pytest.approx(z[labelled].std(ddof=1), rel=1e-9)
     assert inputs.cstatistic == 0.71
+
+
+def test_observed_lp_distribution_drives_the_slope_and_accuracy() -> None:
+    rng = np.random.default_rng(21)
+    z = rng.normal(-2.5, 1.3, 200_000)
+    p = special.expit(z)
+    y = (rng.random(p.size) < p).astype(float)
+    counts = level_counts(p, y, edges_with_thresholds(2_000, [0.1]))
+    values, weights = observed_lp_distribution(counts)
+    assert weights.sum() == p.size
+    assert np.average(values, weights=weights) == pytest.approx(z.mean(), rel=1e-9)
+    row_level = calibration_slope_sample_size(z)
+    assert calibration_slope_sample_size(values, weights=weights) == pytest.approx(
+        row_level, rel=0.005
+    )
+    args = (0.12, 0.75, -2.5, 1.3)
+    normal = riley_sample_size(*args, threshold=0.1)
+    observed = riley_sample_size(*args, threshold=0.1, lp_sample=(values, weights))
+    for name in ("calibration_slope", "net_benefit"):
+        assert observed.criterion(name).required_n == pytest.approx(
+            normal.criterion(name).required_n, rel=0.03
+        )
+    assert "observed distribution" in observed.method
+    assert "observed distribution" not in normal.method
+    # A skewed linear predictor (logit of Beta(0.5, 4) risks) needs far more rows for the slope
+    # than a normal one with the same mean and SD suggests.
+    skewed = special.logit(rng.beta(0.5, 4.0, 200_000))
+    skewed = skewed[np.isfinite(skewed)]
+    moments = (0.1, 0.75, float(skewed.mean()), float(skewed.std()))
+    as_normal = riley_sample_size(*moments).criterion("calibration_slope").required_n
+    as_observed = riley_sample_size(*moments, lp_sample=(skewed, np.ones_like(skewed)))
+    assert as_observed.criterion("calibration_slope").required_n == (
+        calibration_slope_sample_size(skewed)
+    )
+    assert as_observed.criterion("calibration_slope").required_n > 1.3 * as_normal
+    with pytest.raises(ValueError, match="weights"):
+        riley_sample_size(*args, lp_sample=([0.1, 0.2], [1.0, -1.0]))
 
 
 def test_observed_inputs_warn_without_events() -> None:

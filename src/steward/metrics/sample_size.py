@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, special, stats
 
 from steward.cube.model import NEGATIVE, POSITIVE, LevelCounts
@@ -23,6 +23,7 @@ Z95 = 1.96
 #: Step of the search grid for SE(ln O/E) used by pmvalsampsize (its ``oeseincrement``).
 OE_SE_STEP = 1e-4
 
+FloatArray = NDArray[np.float64]
 Criterion = Literal["oe", "calibration_slope", "c_statistic", "net_benefit"]
 
 METHOD_NOTE = (
@@ -33,6 +34,10 @@ METHOD_NOTE = (
     "quadrature (pmvalsampsize averages a seeded simulation instead); (3) C-statistic, Newcombe "
     "SE solved for the smallest N; (4) standardised net benefit, delta-method SE with "
     "SE = width / (2 x 1.96)."
+)
+EMPIRICAL_NOTE = (
+    " Criterion 2 (and the calibrated accuracy in criterion 4) used the observed distribution "
+    "of the linear predictor instead of a normal one."
 )
 
 
@@ -137,6 +142,7 @@ def riley_sample_size(
     sensitivity: float | None = None,
     specificity: float | None = None,
     nb_ci_width: float | None = None,
+    lp_sample: tuple[ArrayLike, ArrayLike] | None = None,
 ) -> SampleSizeResult:
     r"""Minimum sample size to validate a binary risk score with the precision asked for.
 
@@ -186,6 +192,11 @@ def riley_sample_size(
         Anticipated sensitivity and specificity at ``threshold`` (give both or neither).
     nb_ci_width : float, optional
         Target interval width of standardised net benefit; 0.2 when ``threshold`` is given.
+    lp_sample : (values, weights), optional
+        An observed linear-predictor distribution, e.g. from :func:`observed_lp_distribution`.
+        When given it replaces :math:`N(\mu, \sigma^2)` in criterion 2 and in the calibrated
+        sensitivity and specificity of criterion 4 (the expectations become weighted means), for
+        scores whose logit is far from normal.
 
     Returns
     -------
@@ -223,9 +234,18 @@ def riley_sample_size(
     if sensitivity is not None and threshold is None:
         raise ValueError("sensitivity and specificity need the threshold they were measured at")
 
+    empirical = None if lp_sample is None else _lp_sample(*lp_sample)
+    if empirical is None:
+        slope = _slope_criterion(prevalence, lp_mean, lp_sd, slope_ci_width)
+    else:
+        se = slope_ci_width / (2.0 * Z95)
+        n = _slope_n(_empirical_moments(*empirical), se)
+        slope = CriterionSampleSize(
+            "calibration_slope", n, math.ceil(n * prevalence), 1.0, se, slope_ci_width
+        )
     criteria = [
         _oe_criterion(prevalence, oe, oe_ci_width),
-        _slope_criterion(prevalence, lp_mean, lp_sd, slope_ci_width),
+        slope,
         _cstat_criterion(prevalence, cstatistic, cstat_ci_width),
     ]
     if threshold is not None:
@@ -233,12 +253,16 @@ def riley_sample_size(
         width = 0.2 if nb_ci_width is None else nb_ci_width
         _check_positive("nb_ci_width", width)
         if sensitivity is None or specificity is None:
-            sensitivity, specificity = _calibrated_accuracy(lp_mean, lp_sd, threshold)
+            if empirical is None:
+                sensitivity, specificity = _calibrated_accuracy(lp_mean, lp_sd, threshold)
+            else:
+                sensitivity, specificity = _empirical_accuracy(*empirical, threshold)
         for name, value in (("sensitivity", sensitivity), ("specificity", specificity)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
         criteria.append(_nb_criterion(prevalence, threshold, sensitivity, specificity, width))
-    return SampleSizeResult(prevalence=prevalence, criteria=tuple(criteria))
+    method = METHOD_NOTE if empirical is None else METHOD_NOTE + EMPIRICAL_NOTE
+    return SampleSizeResult(prevalence=prevalence, criteria=tuple(criteria), method=method)
 
 
 def calibration_slope_sample_size(
@@ -264,17 +288,24 @@ def calibration_slope_sample_size(
     int
         Minimum number of rows.
     """
-    z = np.asarray(lp, dtype=np.float64)
-    if z.ndim != 1 or z.size == 0 or not np.all(np.isfinite(z)):
-        raise ValueError("lp must be a non-empty 1-D array of finite values")
-    w = np.ones_like(z) if weights is None else np.asarray(weights, dtype=np.float64)
-    if w.shape != z.shape or np.any(w < 0) or not np.any(w > 0):
-        raise ValueError("weights must be non-negative, not all zero, one per lp value")
     _check_positive("ci_width", ci_width)
-    v = special.expit(z) * special.expit(-z)
-    total = float(w.sum())
-    moments = tuple(float(np.sum(w * z**k * v)) / total for k in range(3))
-    return _slope_n(moments, ci_width / (2.0 * Z95))
+    z, w = _lp_sample(lp, np.ones(np.shape(lp)) if weights is None else weights)
+    return _slope_n(_empirical_moments(z, w), ci_width / (2.0 * Z95))
+
+
+def observed_lp_distribution(counts: LevelCounts) -> tuple[FloatArray, FloatArray]:
+    """Observed linear-predictor distribution of a cube's labelled rows, for ``lp_sample``.
+
+    Returns the mean logit ``sum_z / n`` of every occupied (bin, label) cell and its row count.
+    Rows of a cell are represented by their mean, which at the cube's fine resolution changes
+    the information integrals negligibly.
+    """
+    if counts.batch_shape:
+        raise ValueError("observed_lp_distribution needs counts without batch axes")
+    cells = counts.stats[:, [NEGATIVE, POSITIVE], :].reshape(-1, counts.stats.shape[-1])
+    occupied = cells[:, 0] > 0
+    n = cells[occupied, 0]
+    return cells[occupied, 5] / n, n
 
 
 def observed_inputs(counts: LevelCounts, cstatistic: float) -> ObservedInputs:
@@ -357,6 +388,30 @@ def assess_adequacy(
         )
     )
     return rows
+
+
+def _lp_sample(values: ArrayLike, weights: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    z = np.asarray(values, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    if z.ndim != 1 or z.size == 0 or not np.all(np.isfinite(z)):
+        raise ValueError(
+            "the linear-predictor sample must be a non-empty 1-D array of finite values"
+        )
+    if w.shape != z.shape or not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
+        raise ValueError("weights must be finite, non-negative, not all zero, one per lp value")
+    return z, w / w.sum()
+
+
+def _empirical_moments(z: FloatArray, w: FloatArray) -> tuple[float, ...]:
+    v = special.expit(z) * special.expit(-z)
+    return tuple(float(np.sum(w * z**k * v)) for k in range(3))
+
+
+def _empirical_accuracy(z: FloatArray, w: FloatArray, threshold: float) -> tuple[float, float]:
+    flagged = z >= float(special.logit(threshold))
+    risk = w * special.expit(z)
+    no_risk = w * special.expit(-z)
+    return float(risk[flagged].sum() / risk.sum()), float(no_risk[~flagged].sum() / no_risk.sum())
 
 
 def _oe_criterion(prevalence: float, oe: float, width: float) -> CriterionSampleSize:
