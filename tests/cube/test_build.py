@@ -345,6 +345,13 @@ def test_non_numeric_scores_name_rows_and_values(tmp_path: Path) -> None:
     assert "row 2 (line 3): 'high'" in message
     assert "row 6 (line 7): '0.2x'" in message
     assert "row 4" not in message  # empty and n/a are missing, not wrong
+    assert "decimal commas" not in message
+
+
+def test_decimal_commas_get_a_hint(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "score;label\n0,1;0\n0,9;1\n")
+    with pytest.raises(InputError, match=r"row 1 \(line 2\): '0,1'.*decimal commas"):
+        build_cube(path, CubeRequest(ColumnMap("score", "label")))
 
 
 def test_bad_labels_list_distinct_values_and_first_rows(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ scanned once; only when something is wrong do these functions scan again to name
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 #: Rows (and distinct values) named in a message.
 SHOWN = 10
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d*,\d+\s*$")
 
 __all__ = ["find_problems", "no_rows", "read_failure", "single_level_groups"]
 
@@ -136,15 +138,16 @@ class _Locator:
 
     def _score(self, column: str, role: str, not_numeric: bool, n: int) -> str:
         code = "__sc" if role == "score" else "__cc"
-        first = self._listing(
-            self._first(column, f"{code} = {NOT_NUMERIC if not_numeric else OUT_OF_RANGE}")
-        )
+        rows = self._first(column, f"{code} = {NOT_NUMERIC if not_numeric else OUT_OF_RANGE}")
+        first = self._listing(rows)
         where = f"column {column!r} of {self.source.name}"
         if not_numeric:
+            comma = any(_DECIMAL_COMMA.match(value or "") for _, value in rows)
+            hint = " They use decimal commas: write numbers with a decimal point." if comma else ""
             return (
                 f"{_plural(n, 'row')} of the {role} {where} {'is' if n == 1 else 'are'} not a "
                 f"number: {first}. Every {role} must be a number (leave the cell empty if "
-                "there is none)."
+                f"there is none).{hint}"
             )
         scale = self.plan.request.score_scale
         if scale == "percent":
