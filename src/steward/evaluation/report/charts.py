@@ -20,7 +20,7 @@ import numpy as np
 from markupsafe import Markup, escape
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, NullLocator
+from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator
 
 #: Longest curve drawn; longer curves are thinned to this many points.
 MAX_POINTS = 400
@@ -393,7 +393,7 @@ def _forest_panel(ax: Axes, panel: Panel, positions: np.ndarray) -> None:
                 ticks = [t for t in ticks if t not in _FINE_RATIO_TICKS]
             ax.xaxis.set_major_locator(FixedLocator(ticks or [1.0]))
             ax.xaxis.set_minor_locator(NullLocator())
-            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
         else:
             pad = max((hi - lo) * 0.08, 0.01)
             lo, hi = lo - pad, hi + pad
