@@ -37,6 +37,7 @@ def _chain(length: int) -> list[dict[str, Any]]:
             "before": {"state": "proposed"},
             "after": {"state": "in_assessment", "note": "ü"},
             "request_id": f"r{seq}",
+            "organisation_id": None,
             "prev_hash": previous,
         }
         event["hash"] = previous = event_hash(event)

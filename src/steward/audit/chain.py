@@ -23,6 +23,7 @@ HASHED_FIELDS = (
     "before",
     "after",
     "request_id",
+    "organisation_id",
     "prev_hash",
 )
 
@@ -41,7 +42,10 @@ def canonical_json(value: Any) -> str:
 
 def event_hash(event: Mapping[str, Any]) -> str:
     """The hash of an event given its :data:`HASHED_FIELDS`."""
-    content = {name: event[name] for name in HASHED_FIELDS}
+    content: dict[str, Any] = {name: event.get(name) for name in HASHED_FIELDS}
+    if content["organisation_id"] is None:
+        # Events written before the column existed were hashed without it.
+        del content["organisation_id"]
     content["occurred_at"] = canonical_time(content["occurred_at"])
     return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
 

@@ -13,10 +13,12 @@ CONTEXT_KEY = "steward.audit.context"
 
 @dataclass(frozen=True)
 class AuditContext:
-    """The actor (``user:EMAIL``, ``token:ID``, ``cli:LOGIN``) and the request id of a change."""
+    """The actor (``user:EMAIL``, ``token:ID``, ``cli:LOGIN``), the request id of a change, and
+    the organisation the actor acts for (None for the command line)."""
 
     actor: str
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    organisation_id: uuid.UUID | None = None
 
 
 def cli_context() -> AuditContext:

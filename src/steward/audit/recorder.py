@@ -68,6 +68,7 @@ def append_events(session: Session, context: AuditContext, changes: list[dict[st
             "occurred_at": occurred_at,
             "actor": context.actor,
             "request_id": context.request_id,
+            "organisation_id": str(context.organisation_id) if context.organisation_id else None,
             "prev_hash": previous_hash,
             **change,
         }

@@ -8,6 +8,7 @@ from steward.cli.audit import audit_app
 from steward.cli.db import db_app
 from steward.cli.evaluate import evaluate_command
 from steward.cli.orgs import orgs_app
+from steward.cli.serve import serve_command
 from steward.cli.tokens import tokens_app
 from steward.cli.users import users_app
 
@@ -30,6 +31,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.command("serve")(serve_command)
 
 
 app.command("evaluate")(evaluate_command)

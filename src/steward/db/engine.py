@@ -16,7 +16,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return create_engine(url, pool_pre_ping=True, **kwargs)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+    # Connections move between the threads of a web server, one user at a time (pooled).
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
     _configure_sqlite(engine)
     return engine
 

@@ -126,3 +126,17 @@ def roles_of(session: Session, user_id: uuid.UUID, organisation_id: uuid.UUID) -
         )
     )
     return set(rows)
+
+
+def subtree_ids(session: Session, root_id: uuid.UUID) -> set[uuid.UUID]:
+    """``root_id`` and every organisation below it."""
+    children: dict[uuid.UUID | None, list[uuid.UUID]] = {}
+    for org_id, parent_id in session.execute(select(Organisation.id, Organisation.parent_id)):
+        children.setdefault(parent_id, []).append(org_id)
+    found, frontier = {root_id}, [root_id]
+    while frontier:
+        for child in children.get(frontier.pop(), []):
+            if child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found

@@ -159,3 +159,20 @@ def set_model_facts(
     row.policy_version = facts_policy_version(standard)
     session.flush()
     return row
+
+
+def tool_in_scope(
+    session: Session, tool_id: uuid.UUID, organisation_id: uuid.UUID, *, write: bool
+) -> Tool:
+    """The tool, if the caller's organisation may see it (itself or above) or change it (itself).
+
+    A tool outside the caller's reach is reported as not found, so its existence is not revealed.
+    """
+    tool = session.get(Tool, tool_id)
+    if tool is not None:
+        owner = session.get_one(Organisation, tool.organisation_id)
+        if tool.organisation_id == organisation_id or (
+            not write and is_within(session, owner, organisation_id)
+        ):
+            return tool
+    raise NotFoundError(f"no tool with id {tool_id}")

@@ -1,0 +1,58 @@
+"""The FastAPI application: settings, database, request ids, error documents and routers."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from sqlalchemy import Engine
+
+from steward.api.problems import install_problem_handlers
+from steward.api.routes import audit, health, tools
+from steward.config import Settings, load_settings
+from steward.db.engine import make_engine
+from steward.db.session import session_factory
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the API on ``engine`` (default: the configured database)."""
+    settings = settings or load_settings()
+    engine = engine or make_engine(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Steward",
+        version="0.1.0",
+        summary="Governance registry of clinical AI tools: inventory, gates and audit trail.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        given = request.headers.get("x-request-id", "")
+        request.state.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(health.router)
+    api.include_router(tools.router)
+    api.include_router(audit.router)
+    app.include_router(api)
+    return app

@@ -1,0 +1,26 @@
+"""Which roles may call which endpoint: the single table every route's role check reads.
+
+Default-deny: a route either names an entry here or is listed in :data:`PUBLIC`.
+"""
+
+from __future__ import annotations
+
+from steward.auth.roles import Role
+
+STAFF = frozenset(Role) - {Role.SUPPLIER, Role.VIEWER, Role.PATIENT_REPRESENTATIVE}
+
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "tools:create": STAFF,
+    "tools:read": frozenset(Role),
+    "tools:transition": frozenset(
+        {
+            Role.COMMITTEE_CHAIR,
+            Role.COMMITTEE_MEMBER,
+            Role.CLINICAL_LEAD,
+            Role.CLINICAL_SAFETY_OFFICER,
+        }
+    ),
+    "audit:read": frozenset({Role.ADMIN, Role.COMMITTEE_CHAIR, Role.CLINICAL_SAFETY_OFFICER}),
+}
+
+PUBLIC = frozenset({"/api/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})

@@ -1,0 +1,137 @@
+"""Errors as RFC 9457 problem documents (``application/problem+json``), with field paths.
+
+Refused privileged actions are also written to the audit trail, in their own transaction since
+the request's transaction has been rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
+
+from steward.audit.context import AuditContext
+from steward.audit.recorder import append_events
+from steward.auth.tokens import InvalidTokenError, Principal
+from steward.db.session import unit_of_work
+from steward.registry.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+)
+from steward.registry.transitions import TransitionRefusedError
+
+LOG = logging.getLogger("steward.api")
+PROBLEM = "application/problem+json"
+TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Content too large",
+    422: "Invalid input",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+
+
+def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
+    """A problem document with ``status``, a standard title, ``detail`` and extension members."""
+    body = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status}
+    body |= {"detail": detail, **extra}
+    headers = {"WWW-Authenticate": 'Bearer realm="steward"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _field(location: tuple[Any, ...] | list[Any]) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+async def _validation(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [{"field": _field(e["loc"]), "detail": e["msg"]} for e in error.errors()]
+    return problem(422, "The request is not valid; see errors.", errors=errors)
+
+
+async def _invalid_input(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, InvalidInputError)
+    errors = [{"field": p.field, "detail": p.detail} for p in error.problems]
+    return problem(422, str(error), errors=errors)
+
+
+async def _not_found(_request: Request, error: Exception) -> JSONResponse:
+    return problem(404, str(error))
+
+
+async def _forbidden(request: Request, error: Exception) -> JSONResponse:
+    _record_refusal(request, "access.denied", {"detail": str(error)})
+    return problem(403, str(error))
+
+
+async def _conflict(request: Request, error: Exception) -> JSONResponse:
+    if isinstance(error, TransitionRefusedError):
+        unmet = [u.as_dict() for u in error.unmet]
+        _record_refusal(request, "tools.transition_refused", {"detail": str(error), "unmet": unmet})
+        return problem(409, str(error), unmet=unmet)
+    return problem(409, str(error))
+
+
+async def _integrity(_request: Request, _error: Exception) -> JSONResponse:
+    return problem(409, "The request conflicts with data already recorded.")
+
+
+async def _unauthenticated(_request: Request, _error: Exception) -> JSONResponse:
+    return problem(401, "A valid bearer token is required.")
+
+
+async def _http(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    return problem(error.status_code, str(error.detail))
+
+
+async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
+    LOG.exception("unexpected error", exc_info=error)
+    return problem(500, "An unexpected error occurred; it has been logged.")
+
+
+def _record_refusal(request: Request, action: str, after: dict[str, Any]) -> None:
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
+        return
+    context = AuditContext(
+        principal.actor, request.state.request_id, organisation_id=principal.organisation_id
+    )
+    entity_id = str(request.path_params.get("tool_id", request.url.path))
+    change = {
+        "entity_type": "tools" if "tool_id" in request.path_params else "endpoint",
+        "entity_id": entity_id,
+        "action": action,
+        "before": None,
+        "after": {"method": request.method, "path": request.url.path, **after},
+    }
+    with unit_of_work(request.app.state.sessions, context) as session:
+        append_events(session, context, [change])
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Map every error a request can raise to one problem document."""
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(InvalidInputError, _invalid_input)
+    app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(ForbiddenError, _forbidden)
+    app.add_exception_handler(ConflictError, _conflict)
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(InvalidTokenError, _unauthenticated)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

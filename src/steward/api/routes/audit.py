@@ -1,0 +1,48 @@
+"""``GET /api/v1/audit``: the audit trail, oldest first, paginated by sequence number."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import ColumnElement, or_, select
+
+from steward.api.deps import ReadAudit, SessionDep
+from steward.api.schemas import AuditEventOut, AuditPage, ChainHeadOut
+from steward.audit.models import HEAD_ID, AuditChainHead, AuditEvent
+from steward.registry.models import Organisation
+from steward.registry.organisations import subtree_ids
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+@router.get("", response_model=AuditPage)
+def list_audit_events(
+    session: SessionDep,
+    principal: ReadAudit,
+    after: Annotated[int, Query(ge=0, description="Return events after this sequence number")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    entity_type: Annotated[str | None, Query(max_length=64)] = None,
+    entity_id: Annotated[str | None, Query(max_length=100)] = None,
+) -> AuditPage:
+    """Events caused by the caller's organisation or those below it, with the chain head.
+
+    Command-line events (no organisation) are visible to callers from a top-level organisation.
+    """
+    scope = [str(i) for i in subtree_ids(session, principal.organisation_id)]
+    visible: ColumnElement[bool] = AuditEvent.organisation_id.in_(scope)
+    if session.get_one(Organisation, principal.organisation_id).parent_id is None:
+        visible = or_(visible, AuditEvent.organisation_id.is_(None))
+    query = select(AuditEvent).where(visible, AuditEvent.seq > after)
+    if entity_type is not None:
+        query = query.where(AuditEvent.entity_type == entity_type)
+    if entity_id is not None:
+        query = query.where(AuditEvent.entity_id == entity_id)
+    events = list(session.scalars(query.order_by(AuditEvent.seq).limit(limit + 1)))
+    head = session.get_one(AuditChainHead, HEAD_ID)
+    page = events[:limit]
+    return AuditPage(
+        items=[AuditEventOut.model_validate(e, from_attributes=True) for e in page],
+        next_after=page[-1].seq if len(events) > limit else None,
+        head=ChainHeadOut(seq=head.seq, hash=head.hash),
+    )

@@ -1,0 +1,102 @@
+"""Request and response bodies of the API; requests refuse unknown fields."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from steward.registry.models import LifecycleState
+
+
+class Request(BaseModel):
+    """Base of request bodies: unknown fields are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolCreate(Request):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=10_000)
+    supplier: str | None = Field(default=None, min_length=1, max_length=200)
+    version: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class VersionOut(BaseModel):
+    id: uuid.UUID
+    version: str
+    created_at: datetime
+
+
+class ToolOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    description: str
+    organisation: str
+    supplier: str | None
+    state: LifecycleState
+    allowed_transitions: list[LifecycleState]
+    versions: list[VersionOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ToolPage(BaseModel):
+    items: list[ToolOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class TransitionIn(Request):
+    to: LifecycleState
+    reason: str = Field(default="", max_length=5_000)
+    withdrawal: dict[str, str] | None = None
+
+
+class TransitionOut(BaseModel):
+    tool_id: uuid.UUID
+    transition_id: uuid.UUID
+    from_state: LifecycleState
+    state: LifecycleState
+    policy_version: str
+
+
+class AuditEventOut(BaseModel):
+    seq: int
+    occurred_at: datetime
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    request_id: str
+    organisation_id: str | None
+    prev_hash: str
+    hash: str
+
+
+class ChainHeadOut(BaseModel):
+    seq: int
+    hash: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEventOut]
+    next_after: int | None
+    head: ChainHeadOut
+
+
+class DatabaseHealth(BaseModel):
+    status: str
+    backend: str
+    revision: str | None = None
+    detail: str | None = None
+
+
+class Health(BaseModel):
+    status: str
+    database: DatabaseHealth
