@@ -6,6 +6,7 @@ import typer
 
 from steward.cli.audit import audit_app
 from steward.cli.db import db_app
+from steward.cli.demo import demo_command
 from steward.cli.evaluate import evaluate_command
 from steward.cli.orgs import orgs_app
 from steward.cli.serve import serve_command
@@ -35,3 +36,4 @@ app.command("serve")(serve_command)
 
 
 app.command("evaluate")(evaluate_command)
+app.command("demo")(demo_command)

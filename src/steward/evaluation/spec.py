@@ -51,7 +51,7 @@ class OutcomeSpec(_Spec):
 
 class BootstrapSpec(_Spec):
     replicates: int = Field(1000, ge=0, le=100_000)
-    method: Literal["stratified", "poisson"] = "stratified"
+    method: Literal["stratified", "poisson"] = "poisson"
     seed: int = 0
     patient_replicates: int = Field(200, ge=0, le=5_000)
 
