@@ -3,6 +3,7 @@
 No I/O, no database, no web (docs/methods.md sections 2 and 4).
 """
 
+from steward.metrics._counts import UndefinedMetricWarning
 from steward.metrics.types import Estimate
 
-__all__ = ["Estimate"]
+__all__ = ["Estimate", "UndefinedMetricWarning"]
