@@ -214,6 +214,26 @@ def test_intercept_and_slope_on_continuous_scores_are_within_a_fraction_of_their
         assert half_width(slope) == pytest.approx(se_b, rel=0.01)
 
 
+def test_intercept_and_slope_with_extreme_scores_need_logit_spaced_tail_edges() -> None:
+    # Very spread scores, 5% of them exactly 0 or 1 (clipped to logit +-34.5 in the cube):
+    # uniform bins mix those with other tiny scores in the extreme bins and the fit is off by
+    # several SE; logit-spaced edges in the tails restore agreement with the row-level fit.
+    rng = np.random.default_rng(22)
+    p = expit(rng.normal(-1.0, 6.0, 20_000))
+    exact = rng.random(p.size) < 0.05
+    p[exact] = rng.choice([0.0, 1.0], exact.sum())
+    z = logit(np.clip(p, 1e-15, 1 - 1e-15))
+    y = rng.binomial(1, expit(0.2 + 0.3 * z)).astype(np.float64)
+    _, slope_fit = statsmodels_fits(np.clip(p, 1e-15, 1 - 1e-15), y)
+    tails = expit(np.arange(-34.0, -6.5))
+    edges = edges_with_thresholds(COARSE_BINS, np.concatenate([tails, 1 - tails]))
+    _, slope = calibration_intercept_slope(level_counts(p, y, edges))
+    assert abs(slope.value - slope_fit.params[1]) < 0.01 * slope_fit.bse[1]
+    # The known limitation with uniform edges (relax this if the approximation improves).
+    _, uniform_slope = calibration_intercept_slope(level_counts(p, y, EDGES))
+    assert abs(uniform_slope.value - slope_fit.params[1]) > 1.0 * slope_fit.bse[1]
+
+
 def test_well_calibrated_scores_have_intercept_zero_and_slope_one_within_their_ci() -> None:
     p, y, _ = simulate(50_000, seed=9)
     intercept, slope = calibration_intercept_slope(level_counts(p, y, EDGES))

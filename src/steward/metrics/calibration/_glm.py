@@ -100,7 +100,12 @@ def calibration_intercept_slope(
 
     Notes
     -----
-    Scores of exactly 0 or 1 have an infinite logit; the cube clips them before summing.
+    Scores of exactly 0 or 1 have an infinite logit; the cube clips them before summing. The
+    expansion is accurate while each cell's logits are narrow; uniform bins on [0, 1] are wide
+    on the logit scale only in the extreme tails (the bin [0, 0.001) spans every logit below
+    -6.9). If many scores sit there, e.g. scores of exactly 0 or 1 next to other tiny ones, the
+    error can reach several standard errors; edges spaced on the logit scale in the tails
+    (``expit(-34), ..., expit(-7)`` and their mirror images) make it negligible again.
 
     References
     ----------
