@@ -31,6 +31,7 @@ from steward.cube.sql import (
     score_code_sql,
     time_window_sql,
     uniform_bin_sql,
+    uniform_estimate_sql,
 )
 from steward.errors import InputError
 
@@ -181,46 +182,72 @@ class CubePlan:
             typed.append(f"{window} AS __t")
         if cols.patient is not None:
             typed.append(f"CAST({quote(cols.patient)} AS VARCHAR) AS __pid")
-        if cols.comparator is not None:
-            c_value, c_missing = number_sql(cols.comparator, source.column_type(cols.comparator))
-        else:
-            c_value, c_missing = "CAST(NULL AS DOUBLE)", "true"
-        typed += [f"{c_value} AS __cv", f"{c_missing} AS __cm"]
-
         scale, thresholds = req.score_scale, req.thresholds
         fine, coarse = req.fine_bins, req.coarse_bins
-        pairs = req.pair_binning
-        n_pair = self.pair_bin_count
-        stages = [
-            ", ".join(typed),
-            f"{probability_sql('__sv', scale)} AS __sp, {probability_sql('__cv', scale)} AS __cp",
-            f"{score_code_sql('__sv', '__sm', '__sp')} AS __sc, "
-            f"{score_code_sql('__cv', '__cm', '__cp')} AS __cc",
-            "CASE WHEN __sc = 0 THEN __sp END AS __p, "
-            "CASE WHEN __sc = 0 AND __cc = 0 THEN __cp END AS __c",
-            f"coalesce({uniform_bin_sql('__p', fine, thresholds)}, __sc, {MISSING_SCORE})"
-            " AS __fb, "
-            f"{uniform_bin_sql('__p', coarse, thresholds)} AS __cb, "
-            f"coalesce({uniform_bin_sql('__c', fine, thresholds)}, "
-            "CASE WHEN __cc < 0 THEN __cc END) AS __cfb, "
-            "CASE WHEN __c IS NOT NULL THEN __p END AS __pp, "
-            f"{_clipped('__p')} AS __pk, {_clipped('__c')} AS __ck",
-            "CAST((__fb * 2 + CAST(__pp IS NOT NULL AS INTEGER)) * 4 + __lab AS BIGINT)"
-            " AS __fcell, "
-            "CAST(__cb * 4 + __lab AS BIGINT) AS __ccell, "
-            "CAST(__cfb * 4 + __lab AS BIGINT) AS __cfcell, "
-            "ln(__pk) AS __lp, ln(1.0 - __pk) AS __l1p, ln(__ck) AS __lc, ln(1.0 - __ck) AS __l1c",
+        score = [
+            typed,
+            [f"{probability_sql('__sv', scale)} AS __sp"],
+            [f"{score_code_sql('__sv', '__sm', '__sp')} AS __sc"],
+            ["CASE WHEN __sc = 0 THEN __sp END AS __p"],
+            [
+                f"{uniform_estimate_sql('__p', fine)} AS __pkf",
+                f"{uniform_estimate_sql('__p', coarse)} AS __pkc",
+            ],
+            [
+                f"coalesce({uniform_bin_sql('__p', fine, thresholds, '__pkf')}, __sc, "
+                f"{MISSING_SCORE}) AS __fb",
+                f"{uniform_bin_sql('__p', coarse, thresholds, '__pkc')} AS __cb",
+                f"{_clipped('__p')} AS __pk",
+            ],
+            [
+                "ln(__pk) AS __lp",
+                "ln(1.0 - __pk) AS __l1p",
+                "CAST(__cb * 4 + __lab AS BIGINT) AS __ccell",
+            ],
         ]
-        if cols.comparator is not None:
-            stages += [
-                f"{pairs.estimate_sql('__pp')} AS __pe, {pairs.estimate_sql('__c')} AS __ce",
-                f"CAST(({pairs.bin_sql('__pp', '__pe')} * {n_pair} "
-                f"+ {pairs.bin_sql('__c', '__ce')}) * 4 + __lab AS BIGINT) AS __pcell",
-            ]
+        stages = score if cols.comparator is None else self._with_comparator(score)
+        last = "__pp IS NOT NULL" if cols.comparator is not None else "false"
+        stages.append(
+            [f"CAST((__fb * 2 + CAST({last} AS INTEGER)) * 4 + __lab AS BIGINT) AS __fcell"]
+        )
         query = f"SELECT * FROM {scan}"
         for stage in stages:
-            query = f"SELECT *, {stage} FROM ({query})"
+            query = f"SELECT *, {', '.join(stage)} FROM ({query})"
         return query
+
+    def _with_comparator(self, score: list[list[str]]) -> list[list[str]]:
+        """The per-row stages with the comparator's columns added alongside the score's."""
+        req, source = self.request, self.source
+        column = req.columns.comparator
+        assert column is not None
+        value, missing = number_sql(column, source.column_type(column))
+        fine, thresholds = req.fine_bins, req.thresholds
+        pairs = req.pair_binning
+        comparator = [
+            [f"{value} AS __cv", f"{missing} AS __cm"],
+            [f"{probability_sql('__cv', req.score_scale)} AS __cp"],
+            [f"{score_code_sql('__cv', '__cm', '__cp')} AS __cc"],
+            ["CASE WHEN __sc = 0 AND __cc = 0 THEN __cp END AS __c"],
+            [
+                f"{uniform_estimate_sql('__c', fine)} AS __ckf",
+                "CASE WHEN __c IS NOT NULL THEN __p END AS __pp",
+            ],
+            [
+                f"coalesce({uniform_bin_sql('__c', fine, thresholds, '__ckf')}, "
+                "CASE WHEN __cc < 0 THEN __cc END) AS __cfb",
+                f"{_clipped('__c')} AS __ck",
+                f"{pairs.estimate_sql('__pp')} AS __pe",
+                f"{pairs.estimate_sql('__c')} AS __ce",
+            ],
+            [
+                "ln(__ck) AS __lc",
+                "ln(1.0 - __ck) AS __l1c",
+                "CAST(__cfb * 4 + __lab AS BIGINT) AS __cfcell",
+                f"CAST(({pairs.bin_sql('__pp', '__pe')} * {self.pair_bin_count} "
+                f"+ {pairs.bin_sql('__c', '__ce')}) * 4 + __lab AS BIGINT) AS __pcell",
+            ],
+        ]
+        return [s + c for s, c in zip(score, comparator, strict=True)]
 
     def query(self, scan: str) -> str:
         """The one aggregation pass over the binned rows."""
@@ -268,8 +295,9 @@ _NULL_KEY = {"__t": "INTEGER", "__fcell": "BIGINT", "__ccell": "BIGINT"}
 
 
 def _clipped(value: str) -> str:
-    bounded = f"greatest({P_CLIP!r}, least({1 - P_CLIP!r}, {value}))"
-    return f"CASE WHEN {value} IS NOT NULL THEN {bounded} END"
+    # greatest/least turn a NULL value into a bound; such rows only reach cells that are
+    # dropped (invalid or missing scores), so their log sums are never read
+    return f"greatest({P_CLIP!r}, least({1 - P_CLIP!r}, {value}))"
 
 
 def _sums(p: str, logp: str, log1mp: str) -> list[str]:

@@ -147,23 +147,31 @@ def _count_at_or_below(value: str, points: Sequence[float]) -> str:
     return "".join(f" + CAST({value} >= {literal(t)} AS INTEGER)" for t in points)
 
 
-def uniform_bin_sql(value: str, n_bins: int, thresholds: Sequence[float]) -> str:
+def uniform_estimate_sql(value: str, n_bins: int) -> str:
+    """``floor(value * n_bins)``: the bin estimate :func:`uniform_bin_sql` corrects."""
+    return f"floor({value} * {n_bins}.0)"
+
+
+def uniform_bin_sql(
+    value: str, n_bins: int, thresholds: Sequence[float], estimate: str | None = None
+) -> str:
     """Bin of ``value`` (in [0, 1]) among ``edges_with_thresholds(n_bins, thresholds)``.
 
     ``floor(p * K)`` alone is wrong on edges (``0.29 * 100`` is ``28.999999999999996``), so the
     estimate ``k`` is corrected by comparing ``p`` with ``k / K`` and ``(k + 1) / K``, which IEEE
-    division computes exactly as ``np.arange(K + 1) / K`` does; inserted thresholds then each
-    shift the bins at and above them by one.
+    division computes exactly as ``np.arange(K + 1) / K`` does; ``p = 1`` joins the last bin;
+    inserted thresholds then each shift the bins at and above them by one. ``estimate`` names
+    a column holding :func:`uniform_estimate_sql` (computed once, reused here). Every operation
+    propagates NULL, so a missing value has no bin.
     """
-    k_est = f"floor({value} * {n_bins}.0)"
-    k = (
-        f"(CAST({k_est} AS INTEGER) - CAST({k_est} / {n_bins}.0 > {value} AS INTEGER)"
-        f" + CAST(({k_est} + 1.0) / {n_bins}.0 <= {value} AS INTEGER))"
+    k = estimate or uniform_estimate_sql(value, n_bins)
+    binned = (
+        f"CAST({k} AS INTEGER) - CAST({k} / {n_bins}.0 > {value} AS INTEGER)"
+        f" + CAST(({k} + 1.0) / {n_bins}.0 <= {value} AS INTEGER)"
+        f" - CAST({value} >= 1.0 AS INTEGER)"
     )
     inserted = _inserted(thresholds, uniform_edges(n_bins))
-    binned = f"least({n_bins - 1}, {k}){_count_at_or_below(value, inserted)}"
-    # least() skips NULLs in DuckDB, so a missing value must be kept missing explicitly
-    return f"(CASE WHEN {value} IS NOT NULL THEN {binned} END)"
+    return f"({binned}{_count_at_or_below(value, inserted)})"
 
 
 @dataclass(frozen=True)
@@ -206,10 +214,11 @@ class LogitBinning:
             f"({estimate} + CAST({estimate} < {m} AND ({points})[{estimate} + 1] <= {value}"
             f" AS INTEGER) - CAST({estimate} > 0 AND ({points})[{estimate}] > {value} AS INTEGER))"
         )
+        # p = 1 is counted among the edges at or below it but joins the last bin: the edge 1.0
+        # is left out of the count, which is the same thing
         extra = _inserted(self.thresholds, np.concatenate([[0.0, 1.0], interior]))
-        last = self.edges.size - 2
-        at_one = f" + CAST({value} >= 1.0 AS INTEGER)"
-        binned = f"least({last}, {count}{at_one}{_count_at_or_below(value, extra)})"
+        binned = f"{count}{_count_at_or_below(value, extra)}"
+        # the estimate is not NULL for a NULL value (greatest/least skip NULLs)
         return f"(CASE WHEN {value} IS NOT NULL THEN {binned} END)"
 
 
