@@ -23,8 +23,19 @@ from steward.config import Settings
 from steward.db.base import utcnow
 from steward.db.engine import make_engine
 from steward.db.session import StewardSession, unit_of_work
-from steward.registry.models import Organisation, OrganisationKind, Tool
+from steward.registry.assessments import answer_dtac, dtac_questions
+from steward.registry.evidence import file_evidence, record_evaluation
+from steward.registry.hazards import Likelihood, Severity
+from steward.registry.models import (
+    LifecycleState,
+    Organisation,
+    OrganisationKind,
+    Tool,
+    ToolVersion,
+)
 from steward.registry.organisations import create_organisation, create_user, grant_role
+from steward.registry.records import Hazard
+from steward.registry.safety import HazardEntry, assess_residual_risk, log_hazard, set_fallback_plan
 from steward.registry.transitions import sign_off
 
 from ._support import ACTOR
@@ -220,6 +231,97 @@ def test_lifecycle_walk_through_the_api(api: Api) -> None:
     assert rejected.json()["unmet"][0]["requirement"] == "reason"
     assert move("rejected", reason="Duplicate of an assessed tool").json()["state"] == "rejected"
     assert api.call("GET", f"/tools/{tool_id}", CHAIR).json()["allowed_transitions"] == []
+
+
+def test_full_walk_proposed_to_deployed_suspended_retired(api: Api) -> None:
+    tool_id = _new_tool(api)
+    with unit_of_work(api.sessions, ACTOR) as session:
+        org = session.scalars(select(Organisation).where(Organisation.slug == "rxa")).one()
+        person = create_user(session, "mdt@example.org")
+        for role in Role:
+            grant_role(session, person, org, role)
+
+    def prepare(gate: str, *roles: Role, evidence: tuple[str, ...] = ()) -> None:
+        with unit_of_work(api.sessions, ACTOR) as session:
+            tool = session.get_one(Tool, uuid.UUID(tool_id))
+            user = session.get_one(type(person), person.id)
+            for role in roles:
+                sign_off(session, tool, LifecycleState(gate), role, user)
+            for kind in evidence:
+                file_evidence(
+                    session,
+                    tool,
+                    evidence_type=kind,
+                    title=kind,
+                    filename=f"{kind}.pdf",
+                    media_type="application/pdf",
+                    content=b"%PDF-1.7 " + kind.encode(),
+                    max_bytes=10_000,
+                )
+
+    def move(to: str, role: Role = CHAIR, **extra: Any) -> Any:
+        response = api.call("POST", f"/tools/{tool_id}/transitions", role, json={"to": to, **extra})
+        return response.status_code, response.json()
+
+    prepare("in_assessment", CHAIR)
+    assert move("in_assessment")[1]["state"] == "in_assessment"
+    prepare(
+        "silent_pilot",
+        Role.CLINICAL_SAFETY_OFFICER,
+        Role.IG_DPO,
+        Role.IT_SECURITY,
+        evidence=("dpia", "clinical_safety_case", "security_review"),
+    )
+    with unit_of_work(api.sessions, ACTOR) as session:
+        tool = session.get_one(Tool, uuid.UUID(tool_id))
+        answer_dtac(session, tool, dict.fromkeys(dtac_questions(), "Yes"))
+        log_hazard(session, tool, HazardEntry("Missed sepsis", Severity.MAJOR, Likelihood.HIGH))
+    status, body = move("silent_pilot")
+    assert (status, [u["item"] for u in body["unmet"]]) == (409, ["H-001"])
+    with unit_of_work(api.sessions, ACTOR) as session:
+        hazard = session.scalars(select(Hazard)).one()
+        assess_residual_risk(session, hazard, Severity.MAJOR, Likelihood.VERY_LOW, "Two readers")
+    assert move("silent_pilot")[1]["state"] == "silent_pilot"
+    prepare(
+        "live_pilot",
+        Role.CLINICAL_LEAD,
+        Role.CLINICAL_SAFETY_OFFICER,
+        evidence=("silent_pilot_report",),
+    )
+    status, body = move("live_pilot")
+    assert [u["requirement"] for u in body["unmet"]] == ["evaluation", "fallback_plan"]
+    with unit_of_work(api.sessions, ACTOR) as session:
+        tool = session.get_one(Tool, uuid.UUID(tool_id))
+        version = session.scalars(select(ToolVersion)).one()
+        record_evaluation(session, version, {"verdict": {"status": "pass"}})
+        set_fallback_plan(
+            session, tool, triggers="Outage", clinical_fallback="NEWS2", communication="Bleep"
+        )
+    assert move("live_pilot")[1]["state"] == "live_pilot"
+    prepare(
+        "deployed",
+        CHAIR,
+        Role.CLINICAL_LEAD,
+        Role.CLINICAL_SAFETY_OFFICER,
+        Role.FINANCE,
+        evidence=("local_validation_report",),
+    )
+    assert move("deployed")[1]["state"] == "deployed"
+    assert move("suspended", Role.CLINICAL_LEAD)[1]["unmet"][0]["requirement"] == "reason"
+    status, body = move("suspended", Role.CLINICAL_LEAD, reason="Override rate 60%")
+    assert (status, body["state"]) == (200, "suspended")
+    prepare("retired", CHAIR)
+    status, body = move("retired", reason="Withdrawn by supplier")
+    assert [u["item"] for u in body["unmet"]] == [
+        "clinical_fallback",
+        "communication",
+        "data_retention",
+    ]
+    steps = {"clinical_fallback": "NEWS2", "communication": "Email", "data_retention": "8 years"}
+    status, body = move("retired", reason="Withdrawn by supplier", withdrawal=steps)
+    assert (status, body["state"]) == (200, "retired")
+    read = api.call("GET", f"/tools/{tool_id}", Role.VIEWER).json()
+    assert (read["state"], read["allowed_transitions"]) == ("retired", [])
 
 
 def test_audit_is_paginated_and_carries_the_chain_head(api: Api, engine: Engine) -> None:

@@ -209,3 +209,21 @@ def test_concurrent_writers_never_fork_the_chain(
     assert report.intact, report.reason
     assert (report.checked, report.head_seq) == (20, 20)
     assert [e.seq for e in _events(sessions)] == list(range(1, 21))
+
+
+def test_update_events_record_the_new_updated_at(sessions: sessionmaker[StewardSession]) -> None:
+    from steward.registry.models import Tool
+    from steward.registry.tools import register_tool
+
+    with unit_of_work(sessions, ACTOR) as session:
+        tool = register_tool(session, create_organisation(session, "rxa", "Riverside"), "Tool")
+    with unit_of_work(sessions, ACTOR) as session:
+        session.get_one(Tool, tool.id).description = "Sepsis early warning"
+    update = _events(sessions)[-1]
+    assert update.action == "tools.updated"
+    assert update.before is not None
+    assert update.after is not None
+    assert update.after["updated_at"] > update.before["updated_at"]
+    with sessions() as session:
+        stored = session.get_one(Tool, tool.id).updated_at
+    assert update.after["updated_at"] == stored.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

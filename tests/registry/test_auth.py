@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from argon2 import PasswordHasher, Type
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from typer.testing import CliRunner
 
 from steward.audit.models import AuditEvent
+from steward.auth import passwords
 from steward.auth.models import ApiToken, Credential
 from steward.auth.passwords import authenticate, set_password
 from steward.auth.roles import Role
@@ -25,6 +27,21 @@ from steward.registry.organisations import create_organisation, create_user
 from ._support import ACTOR
 
 LOCKOUT = timedelta(minutes=15)
+PRODUCTION_HASHER = passwords.HASHER
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same algorithm (argon2id), minimal cost: the tests check behaviour, not hardness."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(passwords, "HASHER", cheap)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", cheap.hash("dummy"))
+
+
+def test_production_hasher_is_argon2id_with_owasp_minimum_cost() -> None:
+    assert PRODUCTION_HASHER.type is Type.ID
+    assert PRODUCTION_HASHER.memory_cost >= 19 * 1024
+    assert PRODUCTION_HASHER.hash("x" * 12).startswith("$argon2id$")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import httpx
 from typer.testing import CliRunner
 
 from steward.cli.main import app
+from steward.db.migrate import upgrade
 
 
 def _free_port() -> int:
@@ -40,10 +41,7 @@ def test_serve_answers_health_over_http(tmp_path: Path) -> None:
         "STEWARD_DEV": "0",
     }
     steward = [sys.executable, "-m", "steward"]
-    upgraded = subprocess.run(
-        [*steward, "db", "upgrade"], env=env, capture_output=True, text=True, check=False
-    )
-    assert upgraded.returncode == 0, upgraded.stderr
+    upgrade(env["STEWARD_DATABASE_URL"])
     port = _free_port()
     server = subprocess.Popen(
         [*steward, "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -50,15 +50,28 @@ def _before_flush(session: Session, _flush: UOWTransaction, _instances: object) 
     append_events(session, context, changes)
 
 
+def lock_chain_head(session: Session) -> tuple[int, str]:
+    """Lock the chain-head row until the transaction ends; returns its sequence number and hash.
+
+    A unit of work that will lock other rows (e.g. a tool being moved) calls this first, so every
+    writer takes locks in the same order (chain head, then rows) and none can deadlock.
+    """
+    head = (
+        session.connection()
+        .execute(
+            select(AuditChainHead.seq, AuditChainHead.hash)
+            .where(AuditChainHead.id == HEAD_ID)
+            .with_for_update()
+        )
+        .one()
+    )
+    return int(head.seq), str(head.hash)
+
+
 def append_events(session: Session, context: AuditContext, changes: list[dict[str, Any]]) -> None:
     """Append ``changes`` (entity_type, entity_id, action, before, after) to the chain."""
     connection = session.connection()
-    head = connection.execute(
-        select(AuditChainHead.seq, AuditChainHead.hash)
-        .where(AuditChainHead.id == HEAD_ID)
-        .with_for_update()
-    ).one()
-    seq, previous_hash = head.seq, head.hash
+    seq, previous_hash = lock_chain_head(session)
     occurred_at = utcnow()
     rows = []
     for change in changes:
@@ -90,6 +103,7 @@ def _collect(session: Session) -> list[dict[str, Any]]:
             changes.append(_change(obj, "created", None, _snapshot(obj, "current")))
         for obj in _ordered(session.dirty):
             if session.is_modified(obj, include_collections=False):
+                _apply_python_onupdate(obj)
                 before, after = _snapshot(obj, "previous"), _snapshot(obj, "current")
                 if before != after:
                     changes.append(_change(obj, "updated", before, after))
@@ -107,6 +121,19 @@ def _apply_python_defaults(obj: Any) -> None:
         if getattr(obj, attribute.key) is None:
             value = default.arg(None) if default.is_callable else default.arg
             setattr(obj, attribute.key, value)
+
+
+def _apply_python_onupdate(obj: Any) -> None:
+    """Fill Python-side ``onupdate`` values now (e.g. ``updated_at``), for the same reason."""
+    state: InstanceState[Any] = inspect(obj)
+    for attribute in state.mapper.column_attrs:
+        onupdate = attribute.columns[0].onupdate
+        if onupdate is None or state.attrs[attribute.key].history.has_changes():
+            continue
+        if onupdate.is_callable:
+            setattr(obj, attribute.key, onupdate.arg(None))
+        elif onupdate.is_scalar:
+            setattr(obj, attribute.key, onupdate.arg)
 
 
 def _ordered(objects: Iterable[Any]) -> list[Any]:

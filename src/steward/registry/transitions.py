@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from steward.audit.recorder import lock_chain_head
 from steward.auth.roles import Role
 from steward.registry.assessments import dtac_complete
 from steward.registry.errors import ConflictError, ForbiddenError, invalid
@@ -130,8 +131,10 @@ def transition(
 ) -> StateTransition:
     """Move the tool to ``target`` if its gate is met; otherwise raise with every unmet item.
 
-    The tool row is locked first so two requests cannot both move it from the same state.
+    The tool row is locked so two requests cannot both move it from the same state; the audit
+    chain head is locked before it, the order every writer follows.
     """
+    lock_chain_head(session)
     tool = session.get(Tool, tool_id, with_for_update=True, populate_existing=True)
     if tool is None:
         raise invalid("tool_id", f"no tool with id {tool_id}")
