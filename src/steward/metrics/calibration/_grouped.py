@@ -125,7 +125,7 @@ def ece(counts: LevelCounts, n_groups: int = 10) -> float | FloatArray:
     of events and :math:`E_k` its sum of scores. Group boundaries are the cube edges nearest to
     :math:`k/K`; when every :math:`k/K` is itself an edge (e.g. ``K`` divides the number of
     uniform bins) the result equals the row-level ECE exactly, otherwise it is the exact ECE of
-    groups whose boundaries move by less than one bin. Prefer ICI and the calibration slope
+    groups whose boundaries move by at most half a bin. Prefer ICI and the calibration slope
     (docs/methods.md section 2): ECE depends on ``K`` and ignores miscalibration within groups.
 
     Parameters

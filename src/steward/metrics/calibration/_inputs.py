@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from typing import NamedTuple
@@ -51,6 +50,7 @@ class LabelledBins(NamedTuple):
 
     @property
     def rows(self) -> FloatArray:
+        """Labelled rows."""
         return self.neg + self.pos
 
 
@@ -137,7 +137,3 @@ def normal_quantile(alpha: float) -> float:
 def check_alpha(alpha: float) -> None:
     if not (isinstance(alpha, float | int) and 0.0 < alpha < 1.0):
         raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
-
-
-def finite_or_nan(x: float) -> float:
-    return x if math.isfinite(x) else math.nan
