@@ -412,6 +412,12 @@ def test_header_only_csv_and_empty_parquet_have_no_data_rows(tmp_path: Path) -> 
         build_cube(parquet, CubeRequest(ColumnMap("score", "label")))
 
 
+def test_a_score_column_without_values_is_refused(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "score,label\n,0\nNA,1\n")
+    with pytest.raises(InputError, match=r"score column 'score' of .* is empty on every row"):
+        build_cube(path, CubeRequest(ColumnMap("score", "label")))
+
+
 def test_bad_rows_of_parquet_and_tables_are_numbered_from_one(tmp_path: Path) -> None:
     table = pa.table({"score": [0.1, 0.2, 7.0, 0.4], "label": [0, 1, 0, 1]})
     parquet = tmp_path / "rows.parquet"

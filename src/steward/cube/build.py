@@ -154,6 +154,8 @@ def _run(
     if problems:
         raise InputError(" ".join(problems))
     cube = _assemble(plan, result)
+    if cube.overall.stats[..., 0].sum() == 0:
+        raise InputError(checks.no_scores(plan))
     singles = checks.single_level_groups(plan, cube)
     if singles:
         raise InputError(" ".join(singles))

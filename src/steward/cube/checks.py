@@ -24,13 +24,21 @@ if TYPE_CHECKING:
 SHOWN = 10
 _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d*,\d+\s*$")
 
-__all__ = ["find_problems", "no_rows", "read_failure", "single_level_groups"]
+__all__ = ["find_problems", "no_rows", "no_scores", "read_failure", "single_level_groups"]
 
 
 def no_rows(source: DataSource) -> str:
     if source.kind == "csv":
         return f"{source.name} has a header row but no data rows: there is nothing to evaluate."
     return f"{source.name} has no data rows: there is nothing to evaluate."
+
+
+def no_scores(plan: CubePlan) -> str:
+    column = plan.request.columns.score
+    return (
+        f"The score column {column!r} of {plan.source.name} is empty on every row: there is "
+        "nothing to evaluate. Check that the right column is named as the score."
+    )
 
 
 def find_problems(
