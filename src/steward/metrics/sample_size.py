@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import integrate, special, stats
+from scipy import integrate, special
 
 from steward.cube.model import NEGATIVE, POSITIVE, LevelCounts
 
@@ -427,7 +427,7 @@ def _oe_criterion(prevalence: float, oe: float, width: float) -> CriterionSample
 def _slope_criterion(
     prevalence: float, lp_mean: float, lp_sd: float, width: float
 ) -> CriterionSampleSize:
-    density = stats.norm(loc=lp_mean, scale=lp_sd).pdf
+    density = _normal_density(lp_mean, lp_sd)
     moments = tuple(_normal_expectation(power, density) for power in range(3))
     se = width / (2.0 * Z95)
     n = _slope_n(moments, se)
@@ -494,7 +494,7 @@ def _nb_criterion(
 
 def _calibrated_accuracy(lp_mean: float, lp_sd: float, threshold: float) -> tuple[float, float]:
     # Sensitivity and specificity of a calibrated score whose logit is N(lp_mean, lp_sd^2).
-    density = stats.norm(loc=lp_mean, scale=lp_sd).pdf
+    density = _normal_density(lp_mean, lp_sd)
     cut = float(special.logit(threshold))
 
     def part(f: Callable[[float], float], lo: float, hi: float) -> float:
@@ -527,3 +527,13 @@ def _check_positive(name: str, value: float) -> None:
 def _check_finite(name: str, value: float) -> None:
     if not (isinstance(value, int | float) and math.isfinite(value)):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
+
+
+def _normal_density(mean: float, sd: float) -> Callable[[float], float]:
+    """Normal pdf without importing scipy.stats (slow to import on every command)."""
+
+    def pdf(x: float) -> float:
+        u = (x - mean) / sd
+        return math.exp(-0.5 * u * u) / (sd * math.sqrt(2.0 * math.pi))
+
+    return pdf

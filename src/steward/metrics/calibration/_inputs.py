@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from steward.cube import NEGATIVE, POSITIVE, STATS, LevelCounts
 from steward.metrics._counts import check_counts, check_unbatched, warn_undefined
@@ -131,7 +131,7 @@ def as_result(values: FloatArray) -> float | FloatArray:
 def normal_quantile(alpha: float) -> float:
     """Two-sided standard-normal critical value ``z_{1 - alpha/2}``, e.g. 1.95996 for 0.05."""
     check_alpha(alpha)
-    return float(norm.ppf(1.0 - alpha / 2.0))
+    return float(ndtri(1.0 - alpha / 2.0))
 
 
 def check_alpha(alpha: float) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import chi2
+from scipy.special import gammaincinv
 
 from steward.cube import LevelCounts
 from steward.metrics.calibration._inputs import (
@@ -225,8 +225,9 @@ def oe_ratio(counts: LevelCounts, *, alpha: float = 0.05) -> Estimate:
     if math.isnan(value):
         return Estimate(math.nan, math.nan, math.nan)
     observed, expected = float(total.pos), float(total.sum_p)
-    low = 0.0 if observed == 0 else float(chi2.ppf(alpha / 2.0, 2.0 * observed)) / 2.0
-    high = float(chi2.ppf(1.0 - alpha / 2.0, 2.0 * observed + 2.0)) / 2.0
+    # chi2.ppf(q, 2k) / 2 is the gamma(k) quantile: scipy.special avoids importing scipy.stats
+    low = 0.0 if observed == 0 else float(gammaincinv(observed, alpha / 2.0))
+    high = float(gammaincinv(observed + 1.0, 1.0 - alpha / 2.0))
     return Estimate(value, low / expected, high / expected)
 
 
