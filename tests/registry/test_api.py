@@ -24,6 +24,7 @@ from steward.db.base import utcnow
 from steward.db.engine import make_engine
 from steward.db.session import StewardSession, unit_of_work
 from steward.registry.assessments import answer_dtac, dtac_questions
+from steward.registry.errors import InvalidInputError
 from steward.registry.evidence import file_evidence, record_evaluation
 from steward.registry.hazards import Likelihood, Severity
 from steward.registry.models import (
@@ -33,7 +34,12 @@ from steward.registry.models import (
     Tool,
     ToolVersion,
 )
-from steward.registry.organisations import create_organisation, create_user, grant_role
+from steward.registry.organisations import (
+    create_organisation,
+    create_user,
+    grant_role,
+    user_by_email,
+)
 from steward.registry.records import Hazard
 from steward.registry.safety import HazardEntry, assess_residual_risk, log_hazard, set_fallback_plan
 from steward.registry.transitions import sign_off
@@ -48,12 +54,13 @@ class Api:
         self.client = client
         self.sessions = sessions
 
-    def token(self, role: Role, org: str = "rxa", days: int = 1) -> str:
+    def token(self, role: Role, org: str = "rxa", days: int = 1, user: str | None = None) -> str:
         with unit_of_work(self.sessions, ACTOR) as session:
             organisation = session.scalars(
                 select(Organisation).where(Organisation.slug == org)
             ).one()
-            plaintext, _ = create_token(session, organisation, role, utcnow(), days)
+            owner = user_by_email(session, user) if user else None
+            plaintext, _ = create_token(session, organisation, role, utcnow(), days, owner)
         return plaintext
 
     def call(self, method: str, path: str, role: Role | None, org: str = "rxa", **kw: Any) -> Any:
@@ -386,6 +393,14 @@ def test_role_by_endpoint_matrix(api: Api) -> None:
         ("GET", f"/tools/{tool}"): ("tools:read", {}),
         ("POST", f"/tools/{tool}/transitions"): ("tools:transition", {"json": {"to": "rejected"}}),
         ("GET", "/audit"): ("audit:read", {}),
+        ("POST", f"/tools/{tool}/versions"): ("tools:version", {"json": {}}),
+        ("POST", f"/tools/{tool}/signoffs"): ("tools:signoff", {"json": {}}),
+        ("POST", f"/tools/{tool}/evidence"): ("tools:evidence", {}),
+        ("POST", f"/tools/{tool}/evaluations"): ("tools:evaluation", {"json": {}}),
+        ("POST", f"/tools/{tool}/hazards"): ("tools:hazards", {"json": {}}),
+        ("PUT", f"/tools/{tool}/hazards/H-001/residual-risk"): ("tools:hazards", {"json": {}}),
+        ("PUT", f"/tools/{tool}/assessments/dtac"): ("tools:assessment", {"json": {}}),
+        ("PUT", f"/tools/{tool}/fallback-plan"): ("tools:fallback", {"json": {}}),
     }
     for (method, path), (permission, kwargs) in endpoints.items():
         for role in Role:
@@ -399,3 +414,88 @@ def test_role_by_endpoint_matrix(api: Api) -> None:
         assert len(endpoint_denials) == sum(
             len(set(Role) - PERMISSIONS[p]) for p, _ in endpoints.values()
         )
+
+
+def test_governance_file_and_gates_entirely_over_http(api: Api) -> None:
+    with unit_of_work(api.sessions, ACTOR) as session:
+        org = session.scalars(select(Organisation).where(Organisation.slug == "rxa")).one()
+        person = create_user(session, "mdt@example.org")
+        for role in (CHAIR, Role.CLINICAL_SAFETY_OFFICER, Role.IG_DPO, Role.IT_SECURITY):
+            grant_role(session, person, org, role)
+    tool = _new_tool(api)
+    base = f"/api/v1/tools/{tool}"
+
+    def as_(role: Role, user: str | None = "mdt@example.org") -> dict[str, str]:
+        return {"Authorization": f"Bearer {api.token(role, user=user)}"}
+
+    def post(path: str, role: Role, user: str | None = "mdt@example.org", **kw: Any) -> Any:
+        return api.client.post(base + path, headers=as_(role, user), **kw)
+
+    def put(path: str, role: Role, **kw: Any) -> Any:
+        return api.client.put(base + path, headers=as_(role), **kw)
+
+    assert post("/signoffs", CHAIR, user=None, json={"gate": "in_assessment"}).status_code == 403
+    with pytest.raises(InvalidInputError, match="does not hold the role finance"):
+        api.token(Role.FINANCE, user="mdt@example.org")
+    assert post("/signoffs", CHAIR, json={"gate": "in_assessment"}).status_code == 201
+    assert post("/transitions", CHAIR, json={"to": "in_assessment"}).status_code == 200
+
+    pdf = b"%PDF-1.7 evidence"
+    for kind in ("dpia", "clinical_safety_case", "security_review"):
+        files = {"file": (f"{kind}.pdf", pdf + kind.encode(), "application/pdf")}
+        data = {"evidence_type": kind, "title": kind}
+        response = post("/evidence", Role.CLINICAL_SAFETY_OFFICER, files=files, data=data)
+        assert response.status_code == 201, response.text
+    mismatched = post(
+        "/evidence",
+        CHAIR,
+        files={"file": ("x.pdf", b"MZ\x90", "application/pdf")},
+        data={"evidence_type": "dpia", "title": "x"},
+    )
+    assert (mismatched.status_code, mismatched.json()["errors"][0]["field"]) == (422, "file")
+    limit = api.client.app.state.settings.evidence_max_bytes  # type: ignore[attr-defined]
+    huge = post(
+        "/evidence",
+        CHAIR,
+        files={"file": ("big.pdf", b"%PDF-" + b"0" * limit, "application/pdf")},
+        data={"evidence_type": "dpia", "title": "big"},
+    )
+    assert huge.status_code == 413
+    for role in (Role.CLINICAL_SAFETY_OFFICER, Role.IG_DPO, Role.IT_SECURITY):
+        assert post("/signoffs", role, json={"gate": "silent_pilot"}).status_code == 201
+    hazard = {"name": "Missed sepsis", "initial_severity": "major", "initial_likelihood": "high"}
+    created = post("/hazards", CHAIR, json=hazard).json()
+    assert (created["reference"], created["initial_risk"]) == ("H-001", 4)
+    answers = {"answers": dict.fromkeys(dtac_questions(), "Yes")}
+    assert put("/assessments/dtac", CHAIR, json=answers).json() == {
+        "complete": True,
+        "unanswered": [],
+    }
+    refused = post("/transitions", CHAIR, json={"to": "silent_pilot"})
+    assert [u["item"] for u in refused.json()["unmet"]] == ["H-001"]
+    residual = {
+        "residual_severity": "major",
+        "residual_likelihood": "very_low",
+        "additional_controls": "Second reader",
+    }
+    assert put("/hazards/H-001/residual-risk", CHAIR, json=residual).json()["residual_risk"] == 2
+    assert (
+        post("/transitions", CHAIR, json={"to": "silent_pilot"}).json()["state"] == "silent_pilot"
+    )
+    evaluation = post("/evaluations", CHAIR, json={"verdict": {"status": "fail"}})
+    assert evaluation.status_code == 403
+    assert "may not tools:evaluation" in evaluation.json()["detail"]
+    with unit_of_work(api.sessions, ACTOR) as session:
+        grant_role(session, user_by_email(session, "mdt@example.org"), org, Role.DATA_SCIENTIST)
+    evaluation = post("/evaluations", Role.DATA_SCIENTIST, json={"verdict": {"status": "fail"}})
+    assert (evaluation.status_code, evaluation.json()["verdict"]) == (201, "fail")
+    fallback = {"triggers": "Outage", "clinical_fallback": "NEWS2", "communication": "Bleep"}
+    assert put("/fallback-plan", CHAIR, json=fallback).status_code == 200
+    refused = post("/transitions", CHAIR, json={"to": "live_pilot"})
+    assert [u["item"] for u in refused.json()["unmet"]] == [
+        "silent_pilot_report",
+        "clinical_lead",
+        "clinical_safety_officer",
+        "verdict",
+    ]
+    assert "not pass" in refused.json()["unmet"][-1]["detail"]

@@ -103,6 +103,9 @@ def test_tokens_are_hashed_scoped_expiring_and_revocable(
         resolve_token(session, plaintext, now)
     with pytest.raises(InvalidInputError, match="expire"):
         create_token(session, trust, Role.VIEWER, now, days=0)
+    ada = create_user(session, "ada@example.org")
+    with pytest.raises(InvalidInputError, match="does not hold the role finance"):
+        create_token(session, trust, Role.FINANCE, now, days=1, user=ada)
     created = session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "api_tokens"))
     assert all(e.after is None or e.after["token_hash"] == "[redacted]" for e in created)
 

@@ -5,7 +5,7 @@ Default-deny: a route either names an entry here or is listed in :data:`PUBLIC`.
 
 from __future__ import annotations
 
-from steward.auth.roles import Role
+from steward.auth.roles import MDT_ROLES, Role
 
 STAFF = frozenset(Role) - {Role.SUPPLIER, Role.VIEWER, Role.PATIENT_REPRESENTATIVE}
 
@@ -19,6 +19,29 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
             Role.CLINICAL_LEAD,
             Role.CLINICAL_SAFETY_OFFICER,
         }
+    ),
+    "tools:version": frozenset(
+        {Role.COMMITTEE_CHAIR, Role.COMMITTEE_MEMBER, Role.CLINICAL_LEAD, Role.DATA_SCIENTIST}
+    ),
+    "tools:signoff": frozenset(MDT_ROLES | {Role.COMMITTEE_CHAIR, Role.COMMITTEE_MEMBER}),
+    "tools:evidence": STAFF | {Role.SUPPLIER},
+    "tools:evaluation": frozenset(
+        {Role.DATA_SCIENTIST, Role.CLINICAL_LEAD, Role.CLINICAL_SAFETY_OFFICER}
+    ),
+    "tools:hazards": frozenset(
+        {Role.CLINICAL_SAFETY_OFFICER, Role.CLINICAL_LEAD, Role.COMMITTEE_CHAIR}
+    ),
+    "tools:assessment": frozenset(
+        {
+            Role.COMMITTEE_CHAIR,
+            Role.COMMITTEE_MEMBER,
+            Role.CLINICAL_SAFETY_OFFICER,
+            Role.IG_DPO,
+            Role.IT_SECURITY,
+        }
+    ),
+    "tools:fallback": frozenset(
+        {Role.CLINICAL_LEAD, Role.CLINICAL_SAFETY_OFFICER, Role.COMMITTEE_CHAIR}
     ),
     "audit:read": frozenset({Role.ADMIN, Role.COMMITTEE_CHAIR, Role.CLINICAL_SAFETY_OFFICER}),
 }

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from steward.registry.hazards import Likelihood, Severity
 from steward.registry.models import LifecycleState
 
 
@@ -100,3 +101,76 @@ class DatabaseHealth(BaseModel):
 class Health(BaseModel):
     status: str
     database: DatabaseHealth
+
+
+class VersionIn(Request):
+    version: str = Field(min_length=1, max_length=100)
+    release_notes: str = Field(default="", max_length=10_000)
+
+
+class SignOffIn(Request):
+    gate: LifecycleState
+    note: str = Field(default="", max_length=5_000)
+
+
+class CreatedOut(BaseModel):
+    id: uuid.UUID
+
+
+class EvidenceOut(BaseModel):
+    id: uuid.UUID
+    evidence_type: str
+    title: str
+    filename: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+
+
+class EvaluationOut(BaseModel):
+    id: uuid.UUID
+    version_id: uuid.UUID
+    verdict: str
+    sha256: str
+
+
+class HazardIn(Request):
+    name: str = Field(min_length=1, max_length=300)
+    initial_severity: Severity
+    initial_likelihood: Likelihood
+    description: str = Field(default="", max_length=10_000)
+    causes: str = Field(default="", max_length=10_000)
+    effect: str = Field(default="", max_length=10_000)
+    harm: str = Field(default="", max_length=10_000)
+    existing_controls: str = Field(default="", max_length=10_000)
+
+
+class ResidualRiskIn(Request):
+    residual_severity: Severity
+    residual_likelihood: Likelihood
+    additional_controls: str = Field(min_length=1, max_length=10_000)
+
+
+class HazardOut(BaseModel):
+    id: uuid.UUID
+    reference: str
+    name: str
+    status: str
+    initial_risk: int
+    residual_risk: int | None
+    matrix_version: str
+
+
+class DtacIn(Request):
+    answers: dict[str, str]
+
+
+class DtacOut(BaseModel):
+    complete: bool
+    unanswered: list[str]
+
+
+class FallbackIn(Request):
+    triggers: str = Field(min_length=1, max_length=10_000)
+    clinical_fallback: str = Field(min_length=1, max_length=10_000)
+    communication: str = Field(min_length=1, max_length=10_000)

@@ -17,6 +17,7 @@ from steward.auth.roles import Role
 from steward.errors import StewardError
 from steward.registry.errors import NotFoundError, invalid
 from steward.registry.models import Organisation, User
+from steward.registry.organisations import roles_of
 
 TOKEN_PREFIX = "stw_"
 
@@ -57,6 +58,8 @@ def create_token(
     """Issue a token; returns the plaintext (shown once) and the stored row."""
     if not 1 <= days <= 366:
         raise invalid("days", "a token must expire within 1 to 366 days")
+    if user is not None and role not in roles_of(session, user.id, organisation.id):
+        raise invalid("role", f"{user.email} does not hold the role {role.value} here")
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         id=uuid.uuid4(),
