@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -227,3 +229,32 @@ def test_update_events_record_the_new_updated_at(sessions: sessionmaker[StewardS
     with sessions() as session:
         stored = session.get_one(Tool, tool.id).updated_at
     assert update.after["updated_at"] == stored.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_an_export_carries_the_head_and_verifies_offline(
+    db_url: str, sessions: sessionmaker[StewardSession], tmp_path: Path
+) -> None:
+    _populate(sessions)
+    runner = CliRunner()
+    exported = tmp_path / "audit.jsonl"
+    result = runner.invoke(
+        app, ["audit", "export", "-o", str(exported)], env={"STEWARD_DATABASE_URL": db_url}
+    )
+    assert result.exit_code == 0, result.output
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    header = json.loads(lines[0])
+    assert header["head"]["seq"] == 4
+    assert len(lines) == 5
+    offline = runner.invoke(app, ["audit", "verify", "--file", str(exported)])
+    assert offline.exit_code == 0, offline.output
+    assert header["head"]["hash"] in offline.output
+    event = json.loads(lines[2])
+    event["actor"] = "mallory"
+    exported.write_text("\n".join([*lines[:2], json.dumps(event), *lines[3:]]), encoding="utf-8")
+    tampered = runner.invoke(app, ["audit", "verify", "--file", str(exported)])
+    assert tampered.exit_code == 1
+    assert "broken at event 2" in tampered.output
+    exported.write_text("not json\n", encoding="utf-8")
+    unreadable = runner.invoke(app, ["audit", "verify", "--file", str(exported)])
+    assert unreadable.exit_code == 2
+    assert "line 1" in unreadable.output

@@ -13,7 +13,8 @@ from steward.audit.models import GENESIS_HASH, HEAD_ID, AuditChainHead, AuditEve
 BATCH = 5000
 
 
-def _events(connection: Connection) -> Iterator[dict[str, Any]]:
+def events_of(connection: Connection) -> Iterator[dict[str, Any]]:
+    """Every event as a dict, in sequence order, read in batches."""
     last = 0
     while True:
         rows = connection.execute(
@@ -35,4 +36,4 @@ def verify_database(engine: Engine) -> ChainReport:
         head = connection.execute(
             select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == HEAD_ID)
         ).one()
-        return verify_chain(_events(connection), head.seq, head.hash, GENESIS_HASH)
+        return verify_chain(events_of(connection), head.seq, head.hash, GENESIS_HASH)
