@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from steward.errors import InputError
 from steward.evaluation.report import formatting as fmt
@@ -450,6 +452,10 @@ def test_minimal_report_renders_only_what_is_present() -> None:
         {"sample_size": {"adequate": "maybe", "criteria": [{"adequate": [1]}]}},
         {"n": "many", "prevalence": float("nan"), "generated_at": "yesterday", "excluded": [3]},
         {"verdict": {"status": "weird", "criteria": [{"status": "odd", "criterion": 3}]}},
+        {
+            "title": "a\x07b",
+            "subgroups": {"\x1b": {"\x00x": {"n": 50, "metrics": {"auroc": {"value": 0.7}}}}},
+        },
     ],
 )
 def test_partial_or_malformed_documents_never_crash(document: dict[str, Any]) -> None:
@@ -808,3 +814,83 @@ def test_write_html_refuses_missing_folder_and_bad_input(tmp_path: Path) -> None
     with pytest.raises(InputError, match="JSON object"):
         render_html([1, 2, 3])  # type: ignore[arg-type]
     assert not (tmp_path / "nope").exists()
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+_json_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 10_000)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12)
+)
+_json = st.recursive(
+    _json_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_numbers = st.lists(st.none() | st.floats(-2, 2), min_size=0, max_size=6)
+_metric_object = st.fixed_dictionaries(
+    {"value": st.none() | st.floats(-2, 2), "ci_low": st.none() | st.floats(-2, 2)},
+    optional={"ci_high": _json},
+)
+_level = st.fixed_dictionaries(
+    {},
+    optional={
+        "n": st.none() | st.integers(-1, 500),
+        "n_events": st.none() | st.integers(-1, 50),
+        "metrics": st.dictionaries(st.sampled_from(["auroc", "oe_ratio"]), _metric_object | _json),
+        "thresholds": st.lists(
+            st.dictionaries(st.sampled_from(["threshold", "sensitivity"]), _json)
+        ),
+        "imprecise": _json,
+        "suppressed": _json,
+    },
+)
+_document = st.fixed_dictionaries(
+    {},
+    optional={
+        "title": _json,
+        "data": _json,
+        "n": _json,
+        "prevalence": _json,
+        "metrics": st.dictionaries(st.sampled_from(["auroc", "oe_ratio", "ici"]), _metric_object),
+        "curves": st.fixed_dictionaries(
+            {},
+            optional={
+                "roc": st.fixed_dictionaries({"fpr": _numbers, "tpr": _numbers}),
+                "calibration": st.dictionaries(
+                    st.sampled_from(["predicted", "observed", "ci_low", "ci_high", "n"]), _numbers
+                ),
+                "decision": st.dictionaries(
+                    st.sampled_from(["threshold", "model", "treat_all", "comparator"]), _numbers
+                ),
+            },
+        ),
+        "subgroups": st.dictionaries(
+            st.text(max_size=6),
+            st.dictionaries(st.text(max_size=6), _level, max_size=3),
+            max_size=2,
+        ),
+        "subgroup_gaps": st.lists(_json, max_size=3),
+        "thresholds": st.lists(_json, max_size=2),
+        "comparator": _json,
+        "sample_size": _json,
+        "verdict": _json,
+        "excluded": _json,
+        "time_windows": st.fixed_dictionaries({"levels": st.lists(_level, max_size=3)}) | _json,
+        "warnings": _json,
+    },
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=_document)
+def test_any_json_shaped_document_renders(document: dict[str, Any]) -> None:
+    page = render_html(document)
+    assert page.rstrip().endswith("</html>")
+    for svg in svgs(page):
+        ET.fromstring(svg)

@@ -10,6 +10,7 @@ import io
 import math
 import re
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -452,7 +453,10 @@ class _Margins:
 
 @contextmanager
 def _figure(width: float, height: float, margins: _Margins) -> Iterator[Figure]:
-    with _LOCK, matplotlib.rc_context(_RC):
+    with _LOCK, matplotlib.rc_context(_RC), warnings.catch_warnings():
+        # Text stays text in the SVG and the browser draws it, so a glyph missing from
+        # matplotlib's font (a level name in another script) only skews the layout slightly.
+        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
         fig = Figure(figsize=(width, height))
         fig.subplots_adjust(
             left=margins.left / width,
@@ -481,6 +485,7 @@ _SIZE = re.compile(r'<svg([^>]*?) width="([\d.]+)pt" height="([\d.]+)pt"')
 
 def _inline(raw: str, chart_id: str, label: str) -> Markup:
     """matplotlib's SVG document made into an element fit to sit inside an HTML page."""
+    label = "".join(ch if ch.isprintable() else " " for ch in label)
     svg = _METADATA.sub("", _PROLOGUE.sub("", raw, count=1))
     svg = _FONT_FAMILY.sub("", svg)  # the page font applies instead
     referenced = {match.group(2) for match in _REFERENCE.finditer(svg)}

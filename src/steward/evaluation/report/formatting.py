@@ -43,11 +43,17 @@ def as_list(x: Any) -> list[Any]:
 
 
 def as_text(x: Any) -> str | None:
-    """``x`` as a non-empty string, or ``None``."""
+    """``x`` as a non-empty string without control characters, or ``None``."""
     if x is None or isinstance(x, Mapping | list | tuple):
         return None
-    text = str(x).strip()
-    return text or None
+    return printable(str(x)).strip() or None
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters, which XML (and so inline SVG) cannot hold."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch in "\t\n" else " " for ch in text)
 
 
 def number(x: Any, digits: int = 3) -> str:
