@@ -1,27 +1,20 @@
-"""Report charts drawn server-side with matplotlib as small, accessible inline SVG.
+"""The report's charts: ROC, calibration, decision curve, forest plots and time series.
 
-Text stays text (``svg.fonttype = none``) and inherits the page font; ids are made unique per
-chart so several charts can share one page; output is deterministic for the same input.
+Each chart comes with a sentence that describes it to screen-reader users.
 """
 
 from __future__ import annotations
 
-import io
 import math
-import re
-import threading
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-import matplotlib
 import numpy as np
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator
+
+from steward.evaluation.report.svg import Margins, figure, inline, to_svg
 
 #: Longest curve drawn; longer curves are thinned to this many points.
 MAX_POINTS = 400
@@ -33,26 +26,6 @@ REFERENCE = "#555555"
 GROUPS = "#1a1a1a"
 GRID = "#d9d9d9"
 
-_RC: dict[Any, Any] = {
-    "svg.fonttype": "none",
-    "svg.hashsalt": "steward-report",
-    "font.family": "sans-serif",
-    "font.size": 9.0,
-    "axes.titlesize": 10.0,
-    "axes.labelsize": 9.0,
-    "axes.edgecolor": "#333333",
-    "axes.linewidth": 0.8,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "xtick.color": "#333333",
-    "ytick.color": "#333333",
-    "legend.frameon": False,
-    "legend.fontsize": 8.5,
-    "lines.linewidth": 1.8,
-}
-# matplotlib's rcParams are global; one chart is drawn at a time.
-_LOCK = threading.Lock()
-_PT_TO_PX = 4 / 3
 # Ratio axes (O/E) are logarithmic; these ticks read naturally, the fine ones only on short axes.
 _RATIO_TICKS = (0.25, 0.33, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 4.0)
 _FINE_RATIO_TICKS = (0.33, 0.67, 0.9, 1.1)
@@ -128,7 +101,7 @@ def chart_label(text: str, limit: int = 32) -> str:
 def roc_chart(chart_id: str, fpr: np.ndarray, tpr: np.ndarray, summary: str) -> Chart:
     """ROC curve with the diagonal of no discrimination."""
     fpr, tpr = thin(fpr, tpr)
-    with _figure(3.6, 3.5, _Margins(left=0.6, bottom=0.5)) as fig:
+    with figure(3.6, 3.5, Margins(left=0.6, bottom=0.5)) as fig:
         ax = fig.add_subplot()
         ax.plot([0, 1], [0, 1], color=REFERENCE, linestyle=":", linewidth=1.0, label="No skill")
         ax.plot(fpr, tpr, color=MODEL, label="Model", drawstyle="default")
@@ -139,9 +112,9 @@ def roc_chart(chart_id: str, fpr: np.ndarray, tpr: np.ndarray, summary: str) -> 
         ax.set_xlabel("1 − specificity (false-positive rate)")
         ax.set_ylabel("Sensitivity (true-positive rate)")
         ax.legend(loc="lower right")
-        svg = _to_svg(fig)
+        svg = to_svg(fig)
     label = f"ROC curve. {summary}"
-    return Chart(_inline(svg, chart_id, label), label)
+    return Chart(inline(svg, chart_id, label), label)
 
 
 def calibration_chart(
@@ -158,8 +131,8 @@ def calibration_chart(
     """
     strip = distribution is not None
     height = 4.15 if strip else 3.5
-    margins = _Margins(left=0.6, bottom=0.5, hspace=0.06)
-    with _figure(3.6, height, margins) as fig:
+    margins = Margins(left=0.6, bottom=0.5, hspace=0.06)
+    with figure(3.6, height, margins) as fig:
         if strip:
             ax, below = fig.subplots(2, 1, sharex=True, height_ratios=[4.3, 1.0])
         else:
@@ -201,9 +174,9 @@ def calibration_chart(
             below.set_xlabel("Predicted risk")
         else:
             ax.set_xlabel("Predicted risk")
-        svg = _to_svg(fig)
+        svg = to_svg(fig)
     label = f"Calibration plot. {summary}"
-    return Chart(_inline(svg, chart_id, label), label)
+    return Chart(inline(svg, chart_id, label), label)
 
 
 def _risk_strip(ax: Axes, distribution: Series, top: float) -> None:
@@ -229,7 +202,7 @@ def decision_chart(
     summary: str,
 ) -> Chart:
     """Decision curve: net benefit of the model against treat-all, treat-none and a comparator."""
-    with _figure(7.2, 3.4, _Margins(left=0.7, bottom=0.5)) as fig:
+    with figure(7.2, 3.4, Margins(left=0.7, bottom=0.5)) as fig:
         ax = fig.add_subplot()
         x_all = model.x
         ax.axhline(0.0, color="#000000", linewidth=1.0, linestyle="-", label="Treat none")
@@ -271,9 +244,9 @@ def decision_chart(
         ax.set_ylabel("Net benefit")
         ax.grid(True, color=GRID, linewidth=0.5)
         ax.legend(loc="upper right")
-        svg = _to_svg(fig)
+        svg = to_svg(fig)
     label = f"Decision curve. {summary}"
-    return Chart(_inline(svg, chart_id, label), label)
+    return Chart(inline(svg, chart_id, label), label)
 
 
 def forest_chart(
@@ -286,17 +259,17 @@ def forest_chart(
     panel_width, gap = 1.9, 0.25
     width = left + len(panels) * panel_width + (len(panels) - 1) * gap + 0.2
     height = 0.75 + 0.3 * len(levels)
-    margins = _Margins(left=left, right=0.2, bottom=0.45, top=0.3, wspace=gap / panel_width)
-    with _figure(width, height, margins) as fig:
+    margins = Margins(left=left, right=0.2, bottom=0.45, top=0.3, wspace=gap / panel_width)
+    with figure(width, height, margins) as fig:
         axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
         positions = np.arange(len(levels))[::-1]
         for ax, panel in zip(axes, panels, strict=True):
             _forest_panel(ax, panel, positions)
         axes[0].set_yticks(positions, labels)
         axes[0].set_ylim(-0.7, len(levels) - 0.3)
-        svg = _to_svg(fig)
+        svg = to_svg(fig)
     label = f"Forest plot. {summary}"
-    return Chart(_inline(svg, chart_id, label), label)
+    return Chart(inline(svg, chart_id, label), label)
 
 
 def time_chart(
@@ -305,8 +278,8 @@ def time_chart(
     """One panel per metric, one point per time window, each with its interval."""
     rotate = len(windows) > 6
     bottom = 0.85 if rotate else 0.4
-    margins = _Margins(left=0.75, bottom=bottom, top=0.1, hspace=0.12)
-    with _figure(6.0, 0.5 + bottom + 1.5 * len(panels), margins) as fig:
+    margins = Margins(left=0.75, bottom=bottom, top=0.1, hspace=0.12)
+    with figure(6.0, 0.5 + bottom + 1.5 * len(panels), margins) as fig:
         axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
         positions = np.arange(len(windows), dtype=np.float64)
         for ax, panel in zip(axes, panels, strict=True):
@@ -335,9 +308,9 @@ def time_chart(
             ha="right" if rotate else "center",
         )
         axes[-1].set_xlim(-0.5, len(windows) - 0.5)
-        svg = _to_svg(fig)
+        svg = to_svg(fig)
     label = f"Performance over time. {summary}"
-    return Chart(_inline(svg, chart_id, label), label)
+    return Chart(inline(svg, chart_id, label), label)
 
 
 def _forest_panel(ax: Axes, panel: Panel, positions: np.ndarray) -> None:
@@ -433,78 +406,3 @@ def _finite_min(a: np.ndarray) -> float:
 
 def _nan(x: float | None) -> float:
     return math.nan if x is None else x
-
-
-@dataclass(frozen=True)
-class _Margins:
-    """Figure margins in inches (spacing between panels as a fraction of a panel).
-
-    Fixed margins instead of a layout engine: measuring every text twice per figure was most
-    of the time a report took to render.
-    """
-
-    left: float
-    bottom: float
-    right: float = 0.15
-    top: float = 0.15
-    wspace: float = 0.0
-    hspace: float = 0.0
-
-
-@contextmanager
-def _figure(width: float, height: float, margins: _Margins) -> Iterator[Figure]:
-    with _LOCK, matplotlib.rc_context(_RC), warnings.catch_warnings():
-        # Text stays text in the SVG and the browser draws it, so a glyph missing from
-        # matplotlib's font (a level name in another script) only skews the layout slightly.
-        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
-        fig = Figure(figsize=(width, height))
-        fig.subplots_adjust(
-            left=margins.left / width,
-            right=1 - margins.right / width,
-            bottom=margins.bottom / height,
-            top=1 - margins.top / height,
-            wspace=margins.wspace,
-            hspace=margins.hspace,
-        )
-        yield fig
-
-
-def _to_svg(fig: Figure) -> str:
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
-
-
-_PROLOGUE = re.compile(r"^.*?(?=<svg\b)", re.DOTALL)
-_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)
-_FONT_FAMILY = re.compile(r";?\s*font-family:[^;\"]*")
-_ID = re.compile(r'\sid="([^"]+)"')
-_REFERENCE = re.compile(r'(url\(#|xlink:href="#)([^)"]+)')
-_SIZE = re.compile(r'<svg([^>]*?) width="([\d.]+)pt" height="([\d.]+)pt"')
-
-
-def _inline(raw: str, chart_id: str, label: str) -> Markup:
-    """matplotlib's SVG document made into an element fit to sit inside an HTML page."""
-    label = "".join(ch if ch.isprintable() else " " for ch in label)
-    svg = _METADATA.sub("", _PROLOGUE.sub("", raw, count=1))
-    svg = _FONT_FAMILY.sub("", svg)  # the page font applies instead
-    referenced = {match.group(2) for match in _REFERENCE.finditer(svg)}
-
-    def rename(match: re.Match[str]) -> str:
-        name = match.group(1)
-        return f' id="{chart_id}-{name}"' if name in referenced else ""
-
-    svg = _ID.sub(rename, svg)
-    svg = _REFERENCE.sub(lambda m: f"{m.group(1)}{chart_id}-{m.group(2)}", svg)
-
-    def size(match: re.Match[str]) -> str:
-        width = float(match.group(2)) * _PT_TO_PX
-        height = float(match.group(3)) * _PT_TO_PX
-        return f'<svg{match.group(1)} width="{width:.0f}" height="{height:.0f}"'
-
-    svg = _SIZE.sub(size, svg, count=1)
-    opening = f'<svg id="{chart_id}" class="chart" role="img" aria-label="{escape(label)}"'
-    svg = svg.replace("<svg", opening, 1)
-    start = svg.index(">") + 1
-    svg = f"{svg[:start]}<title>{escape(label)}</title>{svg[start:]}"
-    return Markup(svg.strip())
