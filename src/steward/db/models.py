@@ -6,6 +6,8 @@ from steward.audit import models as audit_models
 from steward.auth import models as auth_models
 from steward.db.base import Base
 from steward.registry import assessments as registry_assessments
+from steward.registry import decisions as registry_decisions
+from steward.registry import intake as registry_intake
 from steward.registry import models as registry_models
 from steward.registry import records as registry_records
 
@@ -16,6 +18,8 @@ __all__ = [
     "auth_models",
     "metadata",
     "registry_assessments",
+    "registry_decisions",
+    "registry_intake",
     "registry_models",
     "registry_records",
 ]
