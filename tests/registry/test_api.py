@@ -98,6 +98,11 @@ def test_malformed_requests_never_cause_a_500(api: Api) -> None:
     assert api.call("GET", f"/tools/{uuid.uuid4()}", CHAIR).status_code == 404
     assert api.call("GET", "/tools?limit=0", CHAIR).status_code == 422
     assert api.call("DELETE", "/tools", CHAIR).status_code == 405
+    assert api.call("GET", f"/audit?after={2**70}", Role.ADMIN).status_code == 422
+    nul = api.call("POST", "/tools", CHAIR, json={"name": "A\u0000B"})
+    assert (nul.status_code, nul.json()["errors"][0]["field"]) == (422, "name")
+    nul_description = api.call("POST", "/tools", CHAIR, json={"name": "N", "description": "\u0000"})
+    assert nul_description.status_code == 422
     tool = _new_tool(api)
     moved = api.call("POST", f"/tools/{tool}/transitions", CHAIR, json={"to": "flying"})
     assert moved.status_code == 422

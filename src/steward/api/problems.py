@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
 from steward.audit.context import AuditContext
@@ -91,6 +91,11 @@ async def _integrity(_request: Request, _error: Exception) -> JSONResponse:
     return problem(409, "The request conflicts with data already recorded.")
 
 
+async def _unstorable(_request: Request, error: Exception) -> JSONResponse:
+    LOG.info("value refused by the database: %s", error.__class__.__name__)
+    return problem(422, "A value cannot be stored (out of range, or contains a NUL character).")
+
+
 async def _database_unavailable(_request: Request, error: Exception) -> JSONResponse:
     LOG.warning("database unavailable: %s", error.__class__.__name__)
     return problem(503, "The database is unavailable; try again shortly.")
@@ -137,6 +142,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ForbiddenError, _forbidden)
     app.add_exception_handler(ConflictError, _conflict)
     app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DataError, _unstorable)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(InvalidTokenError, _unauthenticated)
     app.add_exception_handler(HTTPException, _http)

@@ -22,6 +22,8 @@ def require_text(field: str, value: str, max_length: int = 200) -> str:
     stripped = value.strip()
     if not stripped:
         raise invalid(field, "must not be empty")
+    if "\x00" in stripped:
+        raise invalid(field, "must not contain NUL characters")
     if len(stripped) > max_length:
         raise invalid(field, f"must be at most {max_length} characters")
     return stripped

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 def list_audit_events(
     session: SessionDep,
     principal: ReadAudit,
-    after: Annotated[int, Query(ge=0, description="Return events after this sequence number")] = 0,
+    after: Annotated[int, Query(ge=0, le=2**62, description="Events after this number")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     entity_type: Annotated[str | None, Query(max_length=64)] = None,
     entity_id: Annotated[str | None, Query(max_length=100)] = None,
