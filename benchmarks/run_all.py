@@ -89,24 +89,25 @@ def main() -> int:
     results_path = args.json or RESULTS / f"results-{args.rows}.json"
     previous = _load(results_path) if args.only else {}
     results: dict[str, Any] = dict(previous.get("tools", {}))
-    for key in keys:
-        tool = TOOL_BY_KEY[key]
-        if tool.venv is not None:
-            _ensure_venv(tool.venv)
-        print(f"\n== {tool.name} ({args.runs} runs)", flush=True)
-        results[key] = run_tool(tool, path, args)
     document = {
         "rows": args.rows,
         "seed": args.seed,
         "file": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
         "file_mb": round(path.stat().st_size / 2**20, 1),
         "runs": args.runs,
-        "machine": machine if not previous else previous.get("machine", machine),
+        "machine": previous.get("machine", machine),
         "machine_latest": machine,
         "tools": results,
     }
     results_path.parent.mkdir(parents=True, exist_ok=True)
-    results_path.write_text(json.dumps(document, indent=2) + "\n")
+    for key in keys:
+        tool = TOOL_BY_KEY[key]
+        if tool.venv is not None:
+            _ensure_venv(tool.venv)
+        print(f"\n== {tool.name} ({args.runs} runs)", flush=True)
+        results[key] = run_tool(tool, path, args)
+        # Saved after every tool, so an interrupted run keeps what it measured.
+        results_path.write_text(json.dumps(document, indent=2) + "\n")
     table = markdown(document)
     print("\n" + table)
     if args.markdown:
@@ -303,11 +304,11 @@ def markdown(document: dict[str, Any]) -> str:
     ours_ok = ours is not None and ours["status"] == "ok"
     reference = tools.get("sklearn", {}).get("output", {}).get("auroc")
     lines = [
-        f"{document['rows']:,} rows ({document['file_mb']} MB Parquet), "
-        f"median of {document['runs']} runs; {_machine_text(document['machine'])}",
+        f"{document['rows']:,} rows ({document['file_mb']} MB Parquet); "
+        f"{_machine_text(document['machine'])}",
         "",
-        "| tool | version | computes | wall time (s) | peak RSS (MB) | Steward time / tool |"
-        " Steward memory / tool | AUROC | abs diff vs scikit-learn |",
+        "| tool | version | computes | wall time (s), median (runs) | peak RSS (MB) |"
+        " Steward time / tool | Steward memory / tool | AUROC | abs diff vs scikit-learn |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for tool in TOOLS:
@@ -317,7 +318,7 @@ def markdown(document: dict[str, Any]) -> str:
             continue
         row = tools[tool.key]
         ok = row["status"] == "ok"
-        wall = f"{row['median_wall_s']:.2f}" if ok else row["status"]
+        wall = f"{row['median_wall_s']:.2f} ({len(row['runs'])})" if ok else row["status"]
         rss = f"{row['peak_rss_mb']:.0f}" if ok else ""
         auroc = row["output"].get("auroc")
         ratio_time = ratio_rss = ""
