@@ -79,7 +79,12 @@ def test_each_change_is_recorded_with_actor_entity_and_before_after(
         organisation = create_organisation(session, "rxa", "Riverside")
     with unit_of_work(sessions, ACTOR) as session:
         session.get_one(Organisation, organisation.id).name = "Riverside NHS Trust"
-    created, updated = _events(sessions)
+    with unit_of_work(sessions, ACTOR) as session:
+        site = create_organisation(session, "rxa-ed", "ED", parent_slug="rxa")
+    created, updated, child = _events(sessions)
+    assert child.after is not None
+    assert child.after["parent_id"] == str(organisation.id)
+    assert child.entity_id == str(site.id)
     assert (created.seq, created.action, created.actor) == (
         1,
         "organisations.created",

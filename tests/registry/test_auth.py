@@ -21,8 +21,8 @@ from steward.cli.main import app
 from steward.db.base import utcnow
 from steward.db.session import StewardSession, unit_of_work
 from steward.registry.errors import InvalidInputError
-from steward.registry.models import Organisation
-from steward.registry.organisations import create_organisation, create_user
+from steward.registry.models import Organisation, User
+from steward.registry.organisations import create_organisation, create_user, grant_role
 
 from ._support import ACTOR
 
@@ -82,6 +82,12 @@ def test_passwords_are_argon2id_and_lock_after_repeated_failures(session: Stewar
             assert snapshot is None or snapshot["password_hash"] == "[redacted]"
 
 
+def _viewer(session: StewardSession, trust: Organisation) -> User:
+    user = create_user(session, "viewer@example.org")
+    grant_role(session, user, trust, Role.VIEWER)
+    return user
+
+
 def test_tokens_are_hashed_scoped_expiring_and_revocable(
     session: StewardSession, trust: Organisation
 ) -> None:
@@ -98,6 +104,11 @@ def test_tokens_are_hashed_scoped_expiring_and_revocable(
         resolve_token(session, plaintext + "x", now)
     with pytest.raises(InvalidTokenError, match="expired"):
         resolve_token(session, plaintext, now + timedelta(days=30))
+    owned, _ = create_token(session, trust, Role.VIEWER, now, days=1, user=_viewer(session, trust))
+    assert resolve_token(session, owned, now).user_id is not None
+    session.scalars(select(User)).one().active = False
+    with pytest.raises(InvalidTokenError, match="deactivated"):
+        resolve_token(session, owned, now)
     revoke_token(session, row.id, now)
     with pytest.raises(InvalidTokenError, match="revoked"):
         resolve_token(session, plaintext, now)

@@ -87,6 +87,8 @@ def resolve_token(session: Session, plaintext: str, now: datetime) -> Principal:
         raise InvalidTokenError("revoked token")
     if row.expires_at <= now:
         raise InvalidTokenError("expired token")
+    if row.user_id is not None and not session.get_one(User, row.user_id).active:
+        raise InvalidTokenError("token of a deactivated user")
     return Principal(
         actor=f"token:{row.id}",
         organisation_id=row.organisation_id,

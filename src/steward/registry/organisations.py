@@ -54,8 +54,14 @@ def create_organisation(
         raise invalid("kind", f"a {kind.value} cannot sit under a {parent.kind.value}")
     if session.scalar(select(Organisation.id).where(Organisation.slug == slug)):
         raise ConflictError(f"an organisation with slug {slug!r} already exists")
+    # The foreign key is set directly (not through the relationship) so the audit event,
+    # taken before the flush, records it.
     organisation = Organisation(
-        id=uuid.uuid4(), slug=slug, name=require_text("name", name), kind=kind, parent=parent
+        id=uuid.uuid4(),
+        slug=slug,
+        name=require_text("name", name),
+        kind=kind,
+        parent_id=parent.id if parent else None,
     )
     session.add(organisation)
     session.flush()
