@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from steward.audit.context import AuditContext
@@ -130,8 +130,12 @@ def _record_refusal(request: Request, action: str, after: dict[str, Any]) -> Non
         "before": None,
         "after": {"method": request.method, "path": request.url.path, **after},
     }
-    with unit_of_work(request.app.state.sessions, context) as session:
-        append_events(session, context, [change])
+    try:
+        with unit_of_work(request.app.state.sessions, context) as session:
+            append_events(session, context, [change])
+    except SQLAlchemyError:
+        # The refusal still reaches the client; losing its audit record is logged loudly.
+        LOG.exception("could not record a refused action in the audit trail")
 
 
 def install_problem_handlers(app: FastAPI) -> None:
