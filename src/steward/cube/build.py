@@ -141,10 +141,19 @@ def _run(
     pass_share = 0.5 if patient is not None else 1.0
     try:
         if patient is not None:
-            _execute(connection, f"CREATE TEMP TABLE __cube AS {query}", progress, 0.0, pass_share)
+            _execute(
+                connection,
+                f"CREATE TEMP TABLE __cube AS {query}",
+                progress,
+                0.0,
+                pass_share,
+                plan.scan_progress_share,
+            )
             result = _arrow(connection, f"SELECT * FROM __cube WHERE __set <> {plan.mask(patient)}")
         else:
-            result = _execute(connection, query, progress, 0.0, pass_share)
+            result = _execute(
+                connection, query, progress, 0.0, pass_share, plan.scan_progress_share
+            )
     except duckdb.Error as error:
         raise InputError(checks.read_failure(plan.source, error)) from None
     assert result is not None
@@ -172,8 +181,14 @@ def _execute(
     progress: ProgressCallback | None,
     start: float,
     stop: float,
+    plateau: float = 1.0,
 ) -> pa.Table | None:
-    """Run ``sql`` to an Arrow table, reporting DuckDB's progress mapped into [start, stop]."""
+    """Run ``sql`` to an Arrow table, reporting DuckDB's progress mapped into [start, stop].
+
+    ``plateau`` is the share of DuckDB's progress reached when the scan ends (see
+    :attr:`CubePlan.scan_progress_share`); progress is rescaled by it so the scan, which is
+    nearly all of the work, spans the range.
+    """
     if progress is None:
         return _arrow(connection, sql)
     done = threading.Event()
@@ -184,7 +199,8 @@ def _execute(
         while not done.wait(_POLL_SECONDS):
             percent = connection.query_progress()
             if percent >= 0:
-                fraction = start + (stop - start) * min(percent, 100.0) / 100.0
+                done_share = min(1.0, percent / 100.0 / plateau)
+                fraction = start + (stop - start) * done_share
                 if fraction > best:
                     best = fraction
                     callback(min(best, 0.99))

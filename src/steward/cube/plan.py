@@ -166,6 +166,20 @@ class CubePlan:
         return next((s for s in self.sets if s.kind == kind), None)
 
     @property
+    def scan_progress_share(self) -> float:
+        """Estimated share of DuckDB's query progress reached when the scan of the source ends.
+
+        DuckDB counts every consumer of the streamed per-row table (each union part, and each
+        grouping set when there are several) as a pipeline as large as the scan, although they
+        finish with it; measured plateaus were 0.60, 0.25, 0.10 and 0.07 for 1, 2, 6 and 7 sets
+        plus a comparator, against 0.50, 0.25, 0.125 and 0.09 here (an estimate on the high
+        side keeps the progress bar from filling before the scan ends).
+        """
+        parts = 1 if self.request.columns.comparator is None else 3
+        sets = len(self.sets) if len(self.sets) > 1 else 0
+        return 1.0 / (1 + parts + sets)
+
+    @property
     def pair_bin_count(self) -> int:
         return int(self.request.pair_binning.edges.size - 1)
 
