@@ -67,3 +67,27 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(engine: Engine) -> None:
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_a_read_only_unit_does_not_hold_up_a_writer(
+    engine: Engine, sessions: sessionmaker[StewardSession]
+) -> None:
+    import threading
+
+    from steward.db.session import read_only_unit
+
+    written = threading.Event()
+
+    def writer() -> None:
+        with unit_of_work(sessions, ACTOR) as session:
+            session.add(Organisation(slug="nhs-b", name="Trust B", kind=OrganisationKind.TRUST))
+        written.set()
+
+    with read_only_unit(sessions) as reader:
+        assert reader.scalar(select(func.count()).select_from(Organisation)) == 0
+        thread = threading.Thread(target=writer)
+        thread.start()
+        # The writer commits while the read transaction is still open.
+        assert written.wait(timeout=10)
+        thread.join()
+    assert _count(sessions) == 1

@@ -17,7 +17,7 @@ from steward.audit.context import AuditContext, bind
 from steward.auth.tokens import InvalidTokenError, Principal, resolve_token
 from steward.config import Settings
 from steward.db.base import utcnow
-from steward.db.session import StewardSession, unit_of_work
+from steward.db.session import StewardSession, read_only_unit, unit_of_work
 from steward.registry.errors import ForbiddenError
 
 
@@ -27,7 +27,9 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_session(request: Request) -> Iterator[StewardSession]:
-    with unit_of_work(request.app.state.sessions) as session:
+    """The request's transaction; GET requests read without taking SQLite's write lock."""
+    unit = read_only_unit if request.method in {"GET", "HEAD"} else unit_of_work
+    with unit(request.app.state.sessions) as session:
         yield session
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select
 from steward.audit.chain import ChainReport, canonical_json, canonical_time, verify_chain
 from steward.audit.models import GENESIS_HASH, HEAD_ID, AuditChainHead
 from steward.audit.verify import events_of
+from steward.db.engine import READ_ONLY
 from steward.errors import InputError
 
 FORMAT = "steward-audit-export/1"
@@ -25,7 +26,7 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 def export_lines(engine: Engine) -> Iterator[str]:
     """The header line, then one line per event in sequence order, from one snapshot."""
-    with engine.connect() as connection:
+    with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
         head = connection.execute(
             select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == HEAD_ID)
         ).one()

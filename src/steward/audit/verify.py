@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, select
 
 from steward.audit.chain import ChainReport, verify_chain
 from steward.audit.models import GENESIS_HASH, HEAD_ID, AuditChainHead, AuditEvent
+from steward.db.engine import READ_ONLY
 
 BATCH = 5000
 
@@ -32,7 +33,7 @@ def events_of(connection: Connection) -> Iterator[dict[str, Any]]:
 
 def verify_database(engine: Engine) -> ChainReport:
     """Verify the whole chain in one read-only snapshot of the database."""
-    with engine.connect() as connection:
+    with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
         head = connection.execute(
             select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == HEAD_ID)
         ).one()

@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+READ_ONLY = "steward_read_only"
+"""Execution option marking a connection that will only read (see :func:`read_only`)."""
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; a SQLite file's folder is created when missing."""
@@ -37,5 +40,9 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock at the start: writers queue instead of deadlocking
-        # on a lock upgrade, which keeps the audit chain linear.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # on a lock upgrade, which keeps the audit chain linear. Read-only units use a
+        # deferred BEGIN so that, with WAL, they neither wait for nor block the writer.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from steward.audit import recorder
 from steward.audit.context import AuditContext, bind
+from steward.db.engine import READ_ONLY
 
 
 class StewardSession(Session):
@@ -22,6 +23,14 @@ recorder.install(StewardSession)
 def session_factory(engine: Engine) -> sessionmaker[StewardSession]:
     """A factory of sessions bound to ``engine``; objects stay readable after commit."""
     return sessionmaker(bind=engine, class_=StewardSession, expire_on_commit=False)
+
+
+@contextmanager
+def read_only_unit(factory: sessionmaker[StewardSession]) -> Iterator[StewardSession]:
+    """A transaction that only reads: on SQLite it does not take the write lock."""
+    with factory() as session, session.begin():
+        session.connection(execution_options={READ_ONLY: True})
+        yield session
 
 
 @contextmanager
