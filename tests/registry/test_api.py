@@ -263,6 +263,11 @@ def test_role_by_endpoint_matrix(api: Api) -> None:
         ("PUT", f"/tools/{tool}/hazards/H-001/residual-risk"): ("tools:hazards", {"json": {}}),
         ("PUT", f"/tools/{tool}/assessments/dtac"): ("tools:assessment", {"json": {}}),
         ("PUT", f"/tools/{tool}/fallback-plan"): ("tools:fallback", {"json": {}}),
+        ("POST", f"/tools/{tool}/decisions"): ("tools:decision", {"json": {}}),
+        ("PUT", f"/tools/{tool}/liability"): ("tools:liability", {"json": {}}),
+        ("POST", "/priorities"): ("priorities:create", {"json": {}}),
+        ("POST", "/proposals"): ("proposals:create", {"json": {}}),
+        ("GET", f"/proposals/{uuid.uuid4()}"): ("proposals:read", {}),
     }
     for (method, path), (permission, kwargs) in endpoints.items():
         for role in Role:

@@ -23,7 +23,19 @@ JSON = st.recursive(
     max_leaves=12,
 )
 FIELDS = st.sampled_from(
-    ["name", "to", "reason", "withdrawal", "gate", "answers", "verdict", "version", "triggers"]
+    [
+        "name",
+        "to",
+        "reason",
+        "withdrawal",
+        "gate",
+        "answers",
+        "verdict",
+        "version",
+        "outcome",
+        "priority_id",
+        "product_name",
+    ]
 )
 BODIES = JSON | st.dictionaries(FIELDS, JSON, max_size=4)
 PATHS = st.sampled_from(
@@ -37,6 +49,10 @@ PATHS = st.sampled_from(
         ("PUT", "/tools/{tool}/assessments/dtac"),
         ("PUT", "/tools/{tool}/fallback-plan"),
         ("GET", "/tools/{tool}"),
+        ("POST", "/tools/{tool}/decisions"),
+        ("PUT", "/tools/{tool}/liability"),
+        ("POST", "/priorities"),
+        ("POST", "/proposals"),
     ]
 )
 QUERIES = st.dictionaries(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.orm import sessionmaker
 
+from steward.auth.roles import Role
 from steward.db.session import StewardSession, unit_of_work
 from steward.registry.assessments import answer_dtac, dtac_questions
 from steward.registry.decisions import record_decision, set_liability_record
@@ -18,7 +19,7 @@ from steward.registry.organisations import create_organisation
 from steward.registry.records import DecisionOutcome
 from steward.registry.tools import add_version, create_supplier, register_tool
 
-from ._support import ACTOR
+from ._support import ACTOR, CHAIR, Api, new_tool
 
 
 @pytest.fixture
@@ -129,3 +130,54 @@ def test_decisions_need_a_rationale_and_liability_is_one_record_per_tool(
     )
     assert first.id == second.id
     assert second.contract_reference == "C-2"
+
+
+def test_intake_decisions_and_liability_over_http(api: Api) -> None:
+    brookside = api.call(
+        "POST",
+        "/tools",
+        CHAIR,
+        org="rxb",
+        json={"name": "Sepsis Alert", "supplier": "Acme", "version": "2.0"},
+    )
+    assert brookside.status_code == 201
+    priority = api.call(
+        "POST",
+        "/priorities",
+        Role.COMMITTEE_MEMBER,
+        json={"problem": "Late sepsis", "service": "ED", "measurable_need": "Antibiotics < 1h"},
+    )
+    assert priority.status_code == 201
+    body = {
+        "title": "Sepsis AI",
+        "problem": "Late antibiotics",
+        "product_name": "Sepsis Alert",
+        "supplier_name": "acme",
+        "priority_id": priority.json()["id"],
+    }
+    proposal = api.call("POST", "/proposals", Role.CLINICIAN, json=body)
+    assert proposal.status_code == 201, proposal.text
+    [candidate] = proposal.json()["reuse_candidates"]
+    assert (candidate["organisation"], candidate["versions"]) == ("rxb", ["2.0"])
+    unlinked = api.call("POST", "/proposals", Role.CLINICIAN, json={**body, "priority_id": None})
+    assert unlinked.status_code == 422
+    assert unlinked.json()["errors"][0]["field"] == "no_priority_reason"
+    read = api.call("GET", f"/proposals/{proposal.json()['id']}", Role.VIEWER)
+    assert read.json()["id"] == proposal.json()["id"]
+    assert (
+        api.call("GET", f"/proposals/{proposal.json()['id']}", Role.VIEWER, org="rxb").status_code
+        == 404
+    )
+
+    tool = new_tool(api)
+    decision = {"subject": "Assess", "outcome": "approved", "rationale": "Matches the priority"}
+    assert api.call("POST", f"/tools/{tool}/decisions", CHAIR, json=decision).status_code == 201
+    liability = {
+        "contract_reference": "C-1",
+        "liability_allocation": "Supplier",
+        "indemnity_provider": "NHS Resolution",
+        "indemnity_cover": "CNST",
+    }
+    assert (
+        api.call("PUT", f"/tools/{tool}/liability", Role.FINANCE, json=liability).status_code == 200
+    )

@@ -84,3 +84,8 @@ RecordEvaluations = Annotated[Principal, Depends(allowed("tools:evaluation"), sc
 EditHazards = Annotated[Principal, Depends(allowed("tools:hazards"), scope="function")]
 EditAssessments = Annotated[Principal, Depends(allowed("tools:assessment"), scope="function")]
 EditFallback = Annotated[Principal, Depends(allowed("tools:fallback"), scope="function")]
+RecordDecisions = Annotated[Principal, Depends(allowed("tools:decision"), scope="function")]
+EditLiability = Annotated[Principal, Depends(allowed("tools:liability"), scope="function")]
+CreatePriorities = Annotated[Principal, Depends(allowed("priorities:create"), scope="function")]
+CreateProposals = Annotated[Principal, Depends(allowed("proposals:create"), scope="function")]
+ReadProposals = Annotated[Principal, Depends(allowed("proposals:read"), scope="function")]

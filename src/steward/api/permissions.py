@@ -43,6 +43,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "tools:fallback": frozenset(
         {Role.CLINICAL_LEAD, Role.CLINICAL_SAFETY_OFFICER, Role.COMMITTEE_CHAIR}
     ),
+    "tools:decision": frozenset({Role.COMMITTEE_CHAIR}),
+    "tools:liability": frozenset({Role.COMMITTEE_CHAIR, Role.FINANCE, Role.IG_DPO}),
+    "priorities:create": frozenset({Role.COMMITTEE_CHAIR, Role.COMMITTEE_MEMBER}),
+    "proposals:create": STAFF,
+    "proposals:read": frozenset(Role),
     "audit:read": frozenset({Role.ADMIN, Role.COMMITTEE_CHAIR, Role.CLINICAL_SAFETY_OFFICER}),
 }
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from steward.registry.hazards import Likelihood, Severity
 from steward.registry.models import LifecycleState
+from steward.registry.records import DecisionOutcome
 
 
 class Request(BaseModel):
@@ -174,3 +175,56 @@ class FallbackIn(Request):
     triggers: str = Field(min_length=1, max_length=10_000)
     clinical_fallback: str = Field(min_length=1, max_length=10_000)
     communication: str = Field(min_length=1, max_length=10_000)
+
+
+class DecisionIn(Request):
+    subject: str = Field(min_length=1, max_length=300)
+    outcome: DecisionOutcome
+    rationale: str = Field(min_length=1, max_length=20_000)
+
+
+class LiabilityIn(Request):
+    contract_reference: str = Field(min_length=1, max_length=200)
+    liability_allocation: str = Field(min_length=1, max_length=20_000)
+    indemnity_provider: str = Field(min_length=1, max_length=200)
+    indemnity_cover: str = Field(min_length=1, max_length=20_000)
+    cover_expires_at: datetime | None = None
+    notes: str = Field(default="", max_length=20_000)
+
+
+class PriorityIn(Request):
+    problem: str = Field(min_length=1, max_length=300)
+    service: str = Field(min_length=1, max_length=200)
+    measurable_need: str = Field(min_length=1, max_length=10_000)
+
+
+class ProposalIn(Request):
+    title: str = Field(min_length=1, max_length=300)
+    problem: str = Field(min_length=1, max_length=10_000)
+    product_name: str = Field(min_length=1, max_length=200)
+    supplier_name: str | None = Field(default=None, max_length=200)
+    version: str | None = Field(default=None, max_length=100)
+    priority_id: uuid.UUID | None = None
+    no_priority_reason: str | None = Field(default=None, max_length=10_000)
+
+
+class ReuseCandidateOut(BaseModel):
+    tool_id: uuid.UUID
+    organisation: str
+    state: str
+    versions: list[str]
+    evidence_types: list[str]
+    latest_verdict: str | None
+    dtac_complete: bool
+    evaluated_at: datetime | None
+
+
+class ProposalOut(BaseModel):
+    id: uuid.UUID
+    title: str
+    product_name: str
+    supplier_name: str | None
+    version: str | None
+    priority_id: uuid.UUID | None
+    no_priority_reason: str | None
+    reuse_candidates: list[ReuseCandidateOut]

@@ -13,8 +13,10 @@ from steward.api.deps import (
     EditAssessments,
     EditFallback,
     EditHazards,
+    EditLiability,
     EditVersions,
     FileEvidence,
+    RecordDecisions,
     RecordEvaluations,
     SessionDep,
     SettingsDep,
@@ -22,6 +24,7 @@ from steward.api.deps import (
 )
 from steward.api.schemas import (
     CreatedOut,
+    DecisionIn,
     DtacIn,
     DtacOut,
     EvaluationOut,
@@ -29,11 +32,13 @@ from steward.api.schemas import (
     FallbackIn,
     HazardIn,
     HazardOut,
+    LiabilityIn,
     ResidualRiskIn,
     SignOffIn,
     VersionIn,
 )
 from steward.registry.assessments import answer_dtac, unanswered
+from steward.registry.decisions import record_decision, set_liability_record
 from steward.registry.errors import ForbiddenError, NotFoundError, invalid
 from steward.registry.evidence import file_evidence, record_evaluation
 from steward.registry.models import User
@@ -172,3 +177,30 @@ def write_fallback_plan(
     tool = tool_in_scope(session, tool_id, principal.organisation_id, write=True)
     plan = set_fallback_plan(session, tool, **body.model_dump())
     return CreatedOut(id=plan.id)
+
+
+@router.post("/decisions", status_code=CREATED, response_model=CreatedOut)
+def create_decision(
+    tool_id: uuid.UUID, body: DecisionIn, session: SessionDep, principal: RecordDecisions
+) -> CreatedOut:
+    """Record a decision about the tool's current version, with its rationale."""
+    tool = tool_in_scope(session, tool_id, principal.organisation_id, write=True)
+    decision = record_decision(
+        session,
+        tool,
+        subject=body.subject,
+        outcome=body.outcome,
+        rationale=body.rationale,
+        decided_by=session.get(User, principal.user_id) if principal.user_id else None,
+        version=latest_version(session, tool),
+    )
+    return CreatedOut(id=decision.id)
+
+
+@router.put("/liability", response_model=CreatedOut)
+def write_liability_record(
+    tool_id: uuid.UUID, body: LiabilityIn, session: SessionDep, principal: EditLiability
+) -> CreatedOut:
+    """Write the tool's contract, liability allocation and indemnity record."""
+    tool = tool_in_scope(session, tool_id, principal.organisation_id, write=True)
+    return CreatedOut(id=set_liability_record(session, tool, **body.model_dump()).id)
