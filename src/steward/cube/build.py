@@ -49,7 +49,7 @@ from steward.cube.sql import replicate_weight_sql
 from steward.errors import InputError
 
 #: DuckDB memory ceiling for one build; larger aggregations spill to a temporary directory.
-MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT = "512MB"
 #: Seconds between progress polls.
 _POLL_SECONDS = 0.1
 
