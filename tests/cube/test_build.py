@@ -80,6 +80,14 @@ def test_default_resolution_equals_the_reference() -> None:
     assert_cubes_equal(cube, reference_cube(rows, request))
 
 
+@pytest.mark.slow
+def test_large_multithreaded_pass_equals_the_reference() -> None:
+    # big enough for DuckDB to scan with several threads and merge partial aggregates
+    rows = random_rows(300_000, seed=12)
+    request = CubeRequest(FULL, thresholds=(0.29, 0.1234), intersections=(("sex", "site"),))
+    assert_cubes_equal(build_cube(rows.table(), request), reference_cube(rows, request))
+
+
 @pytest.mark.parametrize("window", ["day", "week", "month"])
 def test_time_windows_are_iso_dates_of_window_starts(window: str) -> None:
     rows = random_rows(300, seed=3)
