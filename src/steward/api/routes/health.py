@@ -9,6 +9,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from steward.api.schemas import DatabaseHealth, Health
+from steward.db.engine import READ_ONLY
 
 router = APIRouter(tags=["health"])
 
@@ -19,7 +20,7 @@ def health(request: Request) -> JSONResponse:
     engine: Engine = request.app.state.engine
     backend = engine.dialect.name
     try:
-        with engine.connect() as connection:
+        with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
             connection.execute(text("SELECT 1"))
             revision = MigrationContext.configure(connection).get_current_revision()
     except SQLAlchemyError as error:
