@@ -29,7 +29,7 @@ from steward.cube.model import (
     Margin,
     PairedMargin,
     ReplicateMargin,
-    _level_sort_key,
+    level_sort_key,
 )
 from steward.cube.plan import (
     COMPARATOR_PART,
@@ -247,7 +247,7 @@ def _dense_margin(
     stats: FloatArray,
     edges: FloatArray,
 ) -> Margin:
-    levels = tuple(sorted(set(levels_of_rows), key=_level_sort_key))
+    levels = tuple(sorted(set(levels_of_rows), key=level_sort_key))
     position = {level: i for i, level in enumerate(levels)}
     rows = np.fromiter((position[level] for level in levels_of_rows), np.intp, len(levels_of_rows))
     dense = np.zeros((len(levels), edges.size - 1, len(LABEL_AXIS), len(STATS)))

@@ -114,7 +114,7 @@ class Margin:
         """Cell-wise sum of two margins with the same dims and edges (levels are unioned)."""
         if self.dims != other.dims or not np.array_equal(self.edges, other.edges):
             raise ValueError("only margins with the same dimensions and bin edges can merge")
-        levels = tuple(sorted(set(self.levels) | set(other.levels), key=_level_sort_key))
+        levels = tuple(sorted(set(self.levels) | set(other.levels), key=level_sort_key))
         stats = np.zeros((len(levels), *self.stats.shape[1:]), dtype=np.float64)
         position = {level: i for i, level in enumerate(levels)}
         for source in (self, other):
@@ -246,5 +246,6 @@ def coarsen_stats(
     return np.add.reduceat(stats, starts, axis=axis)
 
 
-def _level_sort_key(level: Level) -> tuple[tuple[bool, str], ...]:
+def level_sort_key(level: Level) -> tuple[tuple[bool, str], ...]:
+    """Order of levels in every margin: by value, with missing (None) last."""
     return tuple((value is None, value or "") for value in level)
