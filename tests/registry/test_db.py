@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
+from steward.db.engine import make_engine
 from steward.db.session import StewardSession, unit_of_work
 from steward.registry.models import Organisation, OrganisationKind
 
@@ -61,12 +64,14 @@ def test_kind_is_checked_by_the_database(engine: Engine) -> None:
         )
 
 
-def test_sqlite_runs_in_wal_mode_with_foreign_keys(engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite pragmas")
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_template: Path, tmp_path: Path) -> None:
+    path = tmp_path / "steward.db"
+    shutil.copyfile(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
 
 
 def test_a_read_only_unit_does_not_hold_up_a_writer(
