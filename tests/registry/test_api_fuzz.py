@@ -35,6 +35,8 @@ FIELDS = st.sampled_from(
         "outcome",
         "priority_id",
         "product_name",
+        "email",
+        "password",
     ]
 )
 BODIES = JSON | st.dictionaries(FIELDS, JSON, max_size=4)
@@ -53,6 +55,7 @@ PATHS = st.sampled_from(
         ("PUT", "/tools/{tool}/liability"),
         ("POST", "/priorities"),
         ("POST", "/proposals"),
+        ("POST", "/auth/login"),
     ]
 )
 QUERIES = st.dictionaries(

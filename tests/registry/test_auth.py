@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher, Type
@@ -24,7 +25,7 @@ from steward.registry.errors import InvalidInputError
 from steward.registry.models import Organisation, User
 from steward.registry.organisations import create_organisation, create_user, grant_role
 
-from ._support import ACTOR
+from ._support import ACTOR, Api
 
 LOCKOUT = timedelta(minutes=15)
 PRODUCTION_HASHER = passwords.HASHER
@@ -175,3 +176,34 @@ def test_cli_creates_organisations_users_and_tokens(
     with unit_of_work(sessions, ACTOR) as session, pytest.raises(InvalidTokenError):
         resolve_token(session, token, utcnow())
     assert run("audit", "verify")[0] == 0
+
+
+def test_login_over_http_issues_a_role_token_and_locks_after_failures(api: Api) -> None:
+    with unit_of_work(api.sessions, ACTOR) as session:
+        org = session.scalars(select(Organisation).where(Organisation.slug == "rxa")).one()
+        user = create_user(session, "ada@example.org")
+        grant_role(session, user, org, Role.CLINICAL_LEAD)
+        set_password(session, user, "correct horse battery", utcnow())
+
+    def login(password: str, role: str = "clinical_lead") -> Any:
+        body = {
+            "email": "Ada@example.org",
+            "password": password,
+            "organisation": "rxa",
+            "role": role,
+        }
+        return api.client.post("/api/v1/auth/login", json=body)
+
+    granted = login("correct horse battery")
+    assert granted.status_code == 200, granted.text
+    token = granted.json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.client.get("/api/v1/tools", headers=headers).status_code == 200
+    assert login("correct horse battery", role="committee_chair").status_code == 403
+    for _ in range(5):  # the default limit; each failure is committed although refused
+        refused = login("wrong password")
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+    assert login("correct horse battery").status_code == 401
+    with api.sessions() as session:
+        assert session.get_one(Credential, user.id).locked_until is not None

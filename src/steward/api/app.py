@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy import Engine
 
 from steward.api.problems import install_problem_handlers
-from steward.api.routes import audit, governance, health, intake, tools
+from steward.api.routes import audit, auth, governance, health, intake, tools
 from steward.config import Settings, load_settings
 from steward.db.engine import make_engine
 from steward.db.session import session_factory
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     api = APIRouter(prefix="/api/v1")
     api.include_router(health.router)
+    api.include_router(auth.router)
     api.include_router(tools.router)
     api.include_router(governance.router)
     api.include_router(intake.router)

@@ -51,4 +51,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit:read": frozenset({Role.ADMIN, Role.COMMITTEE_CHAIR, Role.CLINICAL_SAFETY_OFFICER}),
 }
 
-PUBLIC = frozenset({"/api/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC = frozenset(
+    {
+        "/api/v1/health",
+        "/api/v1/auth/login",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+    }
+)
