@@ -1,4 +1,4 @@
-"""Small helpers shared by the registry tests."""
+"""Utilities shared by the registry tests: the test actor, an API client with token minting."""
 
 from __future__ import annotations
 
