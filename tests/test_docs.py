@@ -73,3 +73,12 @@ def test_every_metric_name_is_documented() -> None:
     for alias in ("tpr", "tnr"):
         assert alias in ALIASES
         assert f"`{alias}`" in text
+
+
+def test_every_setting_is_documented() -> None:
+    from steward.config import Settings
+
+    text = (DOCS / "registry.md").read_text(encoding="utf-8")
+    for name in Settings.model_fields:
+        variable = f"STEWARD_{name.upper()}"
+        assert f"`{variable}`" in text, f"{variable} is not documented in docs/registry.md"
