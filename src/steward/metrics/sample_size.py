@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import integrate, special
+from scipy import special
 
 from steward.cube.model import NEGATIVE, POSITIVE, LevelCounts
 
@@ -439,6 +439,8 @@ def _normal_expectation(power: int, density: Callable[[float], float]) -> float:
     def integrand(z: float) -> float:
         return z**power * float(special.expit(z) * special.expit(-z)) * float(density(z))
 
+    from scipy import integrate  # imported here: it costs ~0.5 s at every command's start
+
     value, _ = integrate.quad(integrand, -np.inf, np.inf, epsabs=0.0, epsrel=1e-10, limit=200)
     return float(value)
 
@@ -494,6 +496,8 @@ def _nb_criterion(
 
 def _calibrated_accuracy(lp_mean: float, lp_sd: float, threshold: float) -> tuple[float, float]:
     # Sensitivity and specificity of a calibrated score whose logit is N(lp_mean, lp_sd^2).
+    from scipy import integrate
+
     density = _normal_density(lp_mean, lp_sd)
     cut = float(special.logit(threshold))
 
