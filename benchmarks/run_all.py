@@ -221,12 +221,21 @@ def run_tool(tool: Tool, path: Path, args: argparse.Namespace) -> dict[str, Any]
 
 
 def _warm_up(tool: Tool, args: argparse.Namespace) -> None:
-    """One untimed run on a small file, so that first-import costs are not timed."""
-    if tool.venv is None:
-        command = [*_steward_command(), "evaluate", "--help"]
-    else:
-        command = _command(tool, _data_file(WARM_UP_ROWS, args.seed), Path(os.devnull))
-    subprocess.run(command, capture_output=True, timeout=args.timeout, check=False)
+    """One untimed run on a small file, so that first-import costs are not timed.
+
+    It may write byte code (``__pycache__``) even where PYTHONDONTWRITEBYTECODE is set, so that
+    no tool pays for compiling its sources in the timed runs.
+    """
+    with tempfile.TemporaryDirectory(prefix="steward-bench-") as scratch:
+        small = _data_file(WARM_UP_ROWS, args.seed)
+        command = _command(tool, small, Path(scratch) / "result.json")
+        subprocess.run(
+            command, capture_output=True, timeout=args.timeout, check=False, env=_environment()
+        )
+
+
+def _environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def _measure(command: list[str], args: argparse.Namespace) -> dict[str, Any]:
@@ -238,7 +247,9 @@ def _measure(command: list[str], args: argparse.Namespace) -> dict[str, Any]:
         "--",
         *command,
     ]
-    completed = subprocess.run(wrapper, capture_output=True, text=True, check=True)
+    completed = subprocess.run(
+        wrapper, capture_output=True, text=True, check=True, env=_environment()
+    )
     result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
     return result
 
@@ -307,19 +318,20 @@ def markdown(document: dict[str, Any]) -> str:
         f"{document['rows']:,} rows ({document['file_mb']} MB Parquet); "
         f"{_machine_text(document['machine'])}",
         "",
-        "| tool | version | computes | wall time (s), median (runs) | peak RSS (MB) |"
+        "| tool | version | computes | wall (s), median (runs) | CPU (s) | peak RSS (MB) |"
         " Steward time / tool | Steward memory / tool | AUROC | abs diff vs scikit-learn |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for tool in TOOLS:
         if tool.key not in tools:
             if tool.key == "steward":
-                lines.append(f"| {tool.name} | | {tool.computes} | pending | pending | | | | |")
+                lines.append(f"| {tool.name} | | {tool.computes} | pending | | | | | | |")
             continue
         row = tools[tool.key]
         ok = row["status"] == "ok"
         wall = f"{row['median_wall_s']:.2f} ({len(row['runs'])})" if ok else row["status"]
         rss = f"{row['peak_rss_mb']:.0f}" if ok else ""
+        cpu = f"{statistics.median(r['cpu_s'] for r in row['runs']):.1f}" if ok else ""
         auroc = row["output"].get("auroc")
         ratio_time = ratio_rss = ""
         if ours_ok and ok and tool.key != "steward":
@@ -329,7 +341,7 @@ def markdown(document: dict[str, Any]) -> str:
         if auroc is not None and reference is not None and tool.key != "sklearn":
             diff = f"{abs(auroc - reference):.1e}"
         lines.append(
-            f"| {tool.name} | {row['version']} | {row['computes']} | {wall} | {rss} | "
+            f"| {tool.name} | {row['version']} | {row['computes']} | {wall} | {cpu} | {rss} | "
             f"{ratio_time} | {ratio_rss} | {'' if auroc is None else f'{auroc:.6f}'} | {diff} |"
         )
     return "\n".join(lines) + "\n"
