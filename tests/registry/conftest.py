@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 from steward.api.app import create_app
 from steward.config import Settings
 from steward.db.session import StewardSession, unit_of_work
-from steward.registry.models import OrganisationKind
+from steward.registry.kinds import OrganisationKind
 from steward.registry.organisations import create_organisation
 
 from ._support import ACTOR, Api

@@ -13,7 +13,8 @@ from sqlalchemy.orm import sessionmaker
 
 from steward.db.engine import make_engine
 from steward.db.session import StewardSession, unit_of_work
-from steward.registry.models import Organisation, OrganisationKind
+from steward.registry.kinds import OrganisationKind
+from steward.registry.models import Organisation
 
 from ._support import ACTOR
 

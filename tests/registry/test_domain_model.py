@@ -17,7 +17,8 @@ from steward.registry.errors import ConflictError, InvalidInputError, NotFoundEr
 from steward.registry.evidence import evidence_content, file_evidence, record_evaluation
 from steward.registry.facts import FactsStandard, missing_fields
 from steward.registry.hazards import Likelihood, Severity
-from steward.registry.models import Organisation, OrganisationKind, Tool
+from steward.registry.kinds import OrganisationKind
+from steward.registry.models import Organisation, Tool
 from steward.registry.organisations import create_organisation, create_user, grant_role
 from steward.registry.records import EvidenceBlob, EvidenceDocument, HazardStatus, Verdict
 from steward.registry.safety import (

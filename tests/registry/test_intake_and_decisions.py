@@ -14,7 +14,7 @@ from steward.registry.decisions import record_decision, set_liability_record
 from steward.registry.errors import InvalidInputError
 from steward.registry.evidence import file_evidence, record_evaluation
 from steward.registry.intake import ProposalInput, create_priority, propose, reuse_candidates
-from steward.registry.models import OrganisationKind
+from steward.registry.kinds import OrganisationKind
 from steward.registry.organisations import create_organisation
 from steward.registry.records import DecisionOutcome
 from steward.registry.tools import add_version, create_supplier, register_tool

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from steward.config import load_settings
-from steward.db import migrate
 from steward.errors import StewardError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+# SQLAlchemy and Alembic are imported inside the commands that use them: they take over a second
+# to import, and every `steward` command (evaluate included) loads this module.
 
 db_app = typer.Typer(help="Create and upgrade the database schema.", no_args_is_help=True)
 
@@ -26,6 +28,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 @contextmanager
 def reported_errors() -> Iterator[None]:
     """Turn Steward and database errors into one line on stderr and exit status 2."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         yield
     except StewardError as error:
@@ -51,6 +55,8 @@ def command_unit() -> Iterator[Session]:
 
 def database_url() -> str:
     """The configured database URL (``STEWARD_DATABASE_URL`` or the SQLite default)."""
+    from steward.config import load_settings
+
     return load_settings().resolved_database_url
 
 
@@ -59,6 +65,8 @@ def upgrade(
     revision: str = typer.Option("head", help="Alembic revision to upgrade to."),
 ) -> None:
     """Create or upgrade the schema of the configured database."""
+    from steward.db import migrate
+
     with reported_errors():
         url = database_url()
         migrate.upgrade(url, revision)
@@ -68,5 +76,7 @@ def upgrade(
 @db_app.command("current")
 def current() -> None:
     """Print the schema revision of the configured database."""
+    from steward.db import migrate
+
     with reported_errors():
         typer.echo(migrate.current_revision(database_url()) or "empty (run: steward db upgrade)")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from steward.cli.db import command_unit, reported_errors
-from steward.registry.models import OrganisationKind
+from steward.registry.kinds import OrganisationKind
 
 orgs_app = typer.Typer(help="Manage organisations.", no_args_is_help=True)
 

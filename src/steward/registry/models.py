@@ -14,19 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from steward.auth.roles import Role
 from steward.db.base import Base, CreatedMixin, IdMixin, enum_type, utcnow
 from steward.registry.facts import FactsStandard
-
-
-class OrganisationKind(StrEnum):
-    """Levels of the hierarchy, from the widest (region) to the narrowest (site)."""
-
-    REGION = "region"
-    TRUST = "trust"
-    HOSPITAL = "hospital"
-    SITE = "site"
-
-    @property
-    def level(self) -> int:
-        return list(OrganisationKind).index(self)
+from steward.registry.kinds import OrganisationKind
 
 
 class LifecycleState(StrEnum):

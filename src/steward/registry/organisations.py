@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from steward.auth.roles import Role
 from steward.registry.errors import ConflictError, NotFoundError, invalid
-from steward.registry.models import Membership, Organisation, OrganisationKind, User
+from steward.registry.kinds import OrganisationKind
+from steward.registry.models import Membership, Organisation, User
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

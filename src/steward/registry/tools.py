@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 from steward.auth.roles import MDT_ROLES, Role
 from steward.registry.errors import ConflictError, NotFoundError, invalid
 from steward.registry.facts import FactsStandard, facts_policy_version, validate_facts
+from steward.registry.kinds import OrganisationKind
 from steward.registry.models import (
     Deployment,
     MdtMember,
     ModelFacts,
     Organisation,
-    OrganisationKind,
     Supplier,
     Tool,
     ToolVersion,
