@@ -20,7 +20,7 @@ DEMO_SPECS = ("deterioration-validation.yaml", "deterioration-equity-audit.yaml"
 
 
 def demo_command(
-    rows: Annotated[int, typer.Option(help="Rows of synthetic predictions.")] = 1_000_000,
+    rows: Annotated[int, typer.Option(help="Rows of synthetic predictions.")] = 500_000,
     directory: Annotated[
         Path, typer.Option("--dir", help="Where the data, specs and reports are written.")
     ] = Path(".steward/demo"),
