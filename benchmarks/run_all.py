@@ -59,6 +59,12 @@ TOOLS = (
         "all metrics, 5 group columns, 2 thresholds, comparator, DeLong + 1,000 bootstrap",
         None,
     ),
+    Tool(
+        "steward-clustered",
+        "Steward `steward evaluate --patient --time`",
+        "the same, plus patient-clustered intervals (200 replicate cubes) and monthly windows",
+        None,
+    ),
     Tool("sklearn", "scikit-learn `roc_auc_score`", "AUROC only", "sklearn"),
     Tool(
         "fairlearn",
@@ -163,7 +169,9 @@ def _command(tool: Tool, path: Path, json_out: Path) -> list[str]:
         command = [*_steward_command(), "evaluate", str(path), "--score", SCORE, "--label", LABEL]
         for group in GROUPS:
             command += ["--group", group]
-        command += ["--comparator", COMPARATOR, "--patient", "patient_id", "--time", "admitted_at"]
+        command += ["--comparator", COMPARATOR]
+        if tool.key == "steward-clustered":
+            command += ["--patient", "patient_id", "--time", "admitted_at"]
         for threshold in THRESHOLDS:
             command += ["--threshold", str(threshold)]
         return [*command, "--bootstrap", str(BOOTSTRAP), "--json", str(json_out), "--quiet"]
@@ -334,7 +342,7 @@ def markdown(document: dict[str, Any]) -> str:
         cpu = f"{statistics.median(r['cpu_s'] for r in row['runs']):.1f}" if ok else ""
         auroc = row["output"].get("auroc")
         ratio_time = ratio_rss = ""
-        if ours_ok and ok and tool.key != "steward":
+        if ours_ok and ok and tool.venv is not None:
             ratio_time = f"{ours['median_wall_s'] / row['median_wall_s']:.2f}"
             ratio_rss = f"{ours['peak_rss_mb'] / row['peak_rss_mb']:.2f}"
         diff = ""
