@@ -125,16 +125,12 @@ def evaluate(
 
 
 def _cube_request(spec: EvaluationSpec) -> CubeRequest:
-    c = spec.columns
-    columns = ColumnMap(
-        score=c.score,
-        label=c.label,
-        groups=tuple(c.groups),
-        comparator=c.comparator,
-        patient=c.patient,
-        time=c.time,
+    columns = ColumnMap(**spec.columns.model_dump())
+    clustered = (
+        spec.bootstrap.patient_replicates
+        if spec.columns.patient and spec.bootstrap.replicates
+        else 0
     )
-    clustered = spec.bootstrap.patient_replicates if c.patient and spec.bootstrap.replicates else 0
     return CubeRequest(
         columns=columns,
         thresholds=tuple(spec.thresholds),
@@ -255,20 +251,12 @@ def _time_windows(cube: Cube, spec: EvaluationSpec) -> TimeWindows | None:
 
 
 def _data_summary(data: Any, spec: EvaluationSpec, cube: Cube) -> DataSummary:
-    c = spec.columns
     source = str(data) if isinstance(data, str | Path) else f"in-memory {type(data).__name__}"
     rows = round(float(cube.overall.stats[..., 0].sum())) + cube.excluded.get("missing_score", 0)
     return DataSummary(
         source=source,
         rows_read=rows,
-        columns=Columns(
-            score=c.score,
-            label=c.label,
-            groups=list(c.groups),
-            comparator=c.comparator,
-            patient=c.patient,
-            time=c.time,
-        ),
+        columns=Columns.model_validate(spec.columns.model_dump()),
         score_scale=spec.data.score_scale,
         outcome_definition=spec.outcome.definition,
     )
