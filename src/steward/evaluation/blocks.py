@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 
 from steward.cube import LevelCounts, ReplicateMargin
-from steward.evaluation.result import Metric, ThresholdRow
+from steward.evaluation.result import METRIC_KEYS, Metric, ThresholdRow
 from steward.metrics import bootstrap as resampling
 from steward.metrics.calibration import (
     brier,
@@ -228,6 +228,4 @@ def _finite(x: float) -> float | None:
 
 
 def _ordered(metrics: dict[str, Metric]) -> dict[str, Metric]:
-    from steward.evaluation.result import METRIC_KEYS
-
     return {key: metrics[key] for key in METRIC_KEYS if key in metrics}
