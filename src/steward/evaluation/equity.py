@@ -24,7 +24,10 @@ from steward.evaluation.blocks import (
     metric_block,
 )
 from steward.evaluation.result import Metric, SubgroupGap, SubgroupLevel
+from steward.metrics.calibration import oe_ratio
+from steward.metrics.discrimination import auroc
 from steward.metrics.subgroups import gap_test, holm, is_imprecise, is_suppressed
+from steward.metrics.thresholds import threshold_metrics
 from steward.metrics.types import Estimate
 
 MISSING_LEVEL = "(missing)"
@@ -118,10 +121,6 @@ def _gaps(
     rest: LevelCounts,
     thresholds: Sequence[float],
 ) -> list[tuple[SubgroupGap, float]]:
-    from steward.metrics.calibration import oe_ratio
-    from steward.metrics.discrimination import auroc
-    from steward.metrics.thresholds import threshold_metrics
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rest_estimates: dict[tuple[str, float | None], Estimate] = {
