@@ -809,7 +809,7 @@ def test_write_html_writes_the_page(tmp_path: Path) -> None:
 
 
 def test_write_html_refuses_missing_folder_and_bad_input(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(InputError, match="does not exist"):
         write_html(minimal_result(), tmp_path / "nope" / "report.html")
     with pytest.raises(InputError, match="JSON object"):
         render_html([1, 2, 3])  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from steward.cli.db import database_url, fail, reported_errors
+from steward.files import atomic_path
 
 audit_app = typer.Typer(help="Check the tamper-evident audit trail.", no_args_is_help=True)
 
@@ -58,11 +59,9 @@ def export(
     with reported_errors():
         engine = make_engine(database_url())
         try:
-            partial = output.with_name(output.name + ".partial")
-            with partial.open("w", encoding="utf-8") as handle:
+            with atomic_path(output) as partial, partial.open("x", encoding="utf-8") as handle:
                 for line in export_lines(engine):
                     handle.write(line + "\n")
-            partial.replace(output)
         finally:
             engine.dispose()
     typer.echo(f"exported the audit trail to {output}")

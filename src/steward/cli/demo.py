@@ -12,6 +12,7 @@ from rich.console import Console
 
 from steward.cli.progress import scan_progress
 from steward.errors import InputError
+from steward.files import write_text_atomic
 
 out = Console()
 err = Console(stderr=True)
@@ -31,7 +32,7 @@ def demo_command(
     Runs a local validation against pre-agreed acceptance criteria (with a clinician comparator)
     and an equity audit by ethnicity, and writes each result as JSON and as an HTML report.
     """
-    from steward.evaluation.report import render_html
+    from steward.evaluation.report import write_html
     from steward.evaluation.run import evaluate
     from steward.evaluation.spec import load_spec
     from steward.synthetic import write
@@ -46,15 +47,14 @@ def demo_command(
             out.print(f"Generated {data} in {time.perf_counter() - started:.1f} s")
         for name in DEMO_SPECS:
             spec_path = directory / name
-            spec_path.write_text(_demo_spec(name), encoding="utf-8")
+            write_text_atomic(spec_path, _demo_spec(name))
             spec = load_spec(spec_path)
             started = time.perf_counter()
             with scan_progress(err) as progress:
                 result = evaluate(data, spec, progress=progress)
             stem = spec_path.stem
-            (directory / f"{stem}.json").write_text(result.model_dump_json(indent=2), "utf-8")
-            report = directory / f"{stem}.html"
-            report.write_text(render_html(result.model_dump(mode="json")), encoding="utf-8")
+            write_text_atomic(directory / f"{stem}.json", result.model_dump_json(indent=2) + "\n")
+            report = write_html(result.model_dump(mode="json"), directory / f"{stem}.html")
             elapsed = time.perf_counter() - started
             out.print(
                 f"[bold]{result.title}[/]: verdict [bold]{result.verdict.status.upper()}[/] "

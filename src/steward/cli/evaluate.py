@@ -13,6 +13,7 @@ from steward.cli.progress import scan_progress
 from steward.errors import InputError
 from steward.evaluation.result import EvaluationResult
 from steward.evaluation.spec import EvaluationSpec, ScoreScale, load_spec, spec_from_mapping
+from steward.files import write_text_atomic
 
 err = Console(stderr=True)
 out = Console()
@@ -98,12 +99,15 @@ def evaluate_command(
         evaluation_spec = merge_options(load_spec(spec) if spec else None, options)
         with scan_progress(err, enabled=not quiet) as progress:
             result = evaluate(data, evaluation_spec, progress=progress)
+        for path in (json_out, html_out):
+            if path is not None:
+                _make_folder(path)
         if json_out is not None:
-            _write(json_out, result.model_dump_json(indent=2) + "\n")
+            write_text_atomic(json_out, result.model_dump_json(indent=2) + "\n")
         if html_out is not None:
-            from steward.evaluation.report import render_html
+            from steward.evaluation.report import write_html
 
-            _write(html_out, render_html(result.model_dump(mode="json")))
+            write_html(result.model_dump(mode="json"), html_out)
     except InputError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -146,14 +150,12 @@ def merge_options(base: EvaluationSpec | None, options: dict[str, Any]) -> Evalu
     return spec_from_mapping(raw, origin="the evaluation settings")
 
 
-def _write(path: Path, text: str) -> None:
+def _make_folder(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".partial")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)  # never leave a half-written file behind
     except OSError as exc:
-        raise InputError(f"Could not write {path}: {exc.strerror or exc}.") from None
+        reason = exc.strerror or exc
+        raise InputError(f"Could not create the folder {path.parent}: {reason}.") from None
 
 
 def print_summary(result: EvaluationResult, json_out: Path | None, html_out: Path | None) -> None:

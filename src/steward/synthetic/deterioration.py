@@ -38,7 +38,6 @@ Examples
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +50,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from steward.errors import InputError
+from steward.files import atomic_path
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -229,14 +229,8 @@ def write(
     if not destination.parent.is_dir():
         raise InputError(f"Cannot write {destination}: folder {destination.parent} does not exist.")
     chunks = iter_chunks(n_rows, seed, chunk_rows)  # validates the counts before creating a file
-    # Created by the writer itself, so the file gets the usual permissions (umask), not 0600.
-    temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(6)}.partial")
-    try:
+    with atomic_path(destination) as temporary:
         _write_chunks(temporary, chosen, chunks, progress)
-        temporary.replace(destination)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     return destination
 
 

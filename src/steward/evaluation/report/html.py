@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -13,6 +12,7 @@ import jinja2
 
 from steward.errors import InputError
 from steward.evaluation.report.context import build_context
+from steward.files import write_text_atomic
 
 
 def render_html(result: Mapping[str, Any]) -> str:
@@ -53,20 +53,7 @@ def render_html(result: Mapping[str, Any]) -> str:
 
 def write_html(result: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """Render ``result`` and write it to ``path`` (UTF-8); the file appears whole or not at all."""
-    page = render_html(result)
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise InputError(f"Cannot write the report to {target}: folder {target.parent} not found.")
-    # A new name beside the target, created with the usual permissions, then renamed over it.
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
-    try:
-        with temporary.open("x", encoding="utf-8", newline="\n") as handle:
-            handle.write(page)
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomic(path, render_html(result))
 
 
 @cache
