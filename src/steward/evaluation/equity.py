@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from steward.cube import Cube, LevelCounts, Margin
+from steward.cube import Cube, LevelCounts
 from steward.cube.model import Level
 from steward.evaluation.blocks import (
     SUBGROUP_BOOTSTRAP_BINS,
@@ -71,6 +71,7 @@ def audit_subgroups(
     undefined = 0
     for dims in margin_keys:
         margin = cube.margins[dims]
+        margin_total = margin.stats.sum(axis=0)
         column = column_label(dims)
         subgroups[column] = {}
         for index, level in enumerate(margin.levels):
@@ -81,7 +82,7 @@ def audit_subgroups(
             undefined += len(caught)
             subgroups[column][level_label(level)] = result
             if block is not None and len(dims) == 1:
-                rest = _rest_of(margin, index)
+                rest = LevelCounts(margin.edges, margin_total - margin.stats[index]).labelled()
                 candidates += _gaps(column, level_label(level), block, rest, thresholds)
     return EquityAudit(subgroups, _adjust(candidates), undefined)
 
@@ -107,11 +108,6 @@ def _level_result(
         suppressed=False,
     )
     return shown, block
-
-
-def _rest_of(margin: Margin, index: int) -> LevelCounts:
-    stats = margin.stats.sum(axis=0) - margin.stats[index]
-    return LevelCounts(margin.edges, stats).labelled()
 
 
 def _gaps(
