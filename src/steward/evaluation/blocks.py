@@ -33,7 +33,7 @@ from steward.metrics.calibration import (
 )
 from steward.metrics.discrimination import auroc, auroc_values, average_precision_values
 from steward.metrics.thresholds import net_benefit_values, threshold_metrics
-from steward.metrics.types import Estimate
+from steward.metrics.types import Estimate, finite_or_none
 
 FloatArray = np.ndarray
 Statistic = Callable[[LevelCounts], dict[str, FloatArray]]
@@ -211,7 +211,7 @@ def _threshold_row(counts: LevelCounts, t: float, intervals: dict[str, Estimate]
         alert_rate=Metric.of(m.alert_rate),
         alerts_per_true_positive=Metric.of(m.alerts_per_true_positive),
         net_benefit=Metric.of(Estimate(m.net_benefit.value, nb.ci_low, nb.ci_high)),
-        treat_all_net_benefit=_finite(m.treat_all_net_benefit),
+        treat_all_net_benefit=finite_or_none(m.treat_all_net_benefit),
         tp=round(m.tp),
         fp=round(m.fp),
         tn=round(m.tn),
@@ -221,10 +221,6 @@ def _threshold_row(counts: LevelCounts, t: float, intervals: dict[str, Estimate]
 
 def _nb_key(t: float) -> str:
     return f"net_benefit@{t!r}"
-
-
-def _finite(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
 
 
 def _ordered(metrics: dict[str, Metric]) -> dict[str, Metric]:

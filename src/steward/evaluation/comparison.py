@@ -17,7 +17,7 @@ from steward.evaluation.blocks import ResamplingPlan, metric_block
 from steward.evaluation.result import AurocDifference, Comparator, NetBenefitDifference
 from steward.metrics import bootstrap as resampling
 from steward.metrics.discrimination import paired_auroc_difference
-from steward.metrics.types import Estimate
+from steward.metrics.types import Estimate, finite_or_none
 
 FloatArray = np.ndarray
 
@@ -37,10 +37,10 @@ def compare(paired: PairedMargin, thresholds: Sequence[float], plan: ResamplingP
         metrics=comparator_block.metrics,
         score_metrics=score_block.metrics,
         auroc_difference=AurocDifference(
-            value=_finite(difference.value),
-            ci_low=_finite(difference.ci_low),
-            ci_high=_finite(difference.ci_high),
-            p_value=_finite(difference.p_value),
+            value=finite_or_none(difference.value),
+            ci_low=finite_or_none(difference.ci_low),
+            ci_high=finite_or_none(difference.ci_high),
+            p_value=finite_or_none(difference.p_value),
         ),
         net_benefit_difference=_net_benefit_differences(paired, thresholds, plan),
     )
@@ -94,9 +94,9 @@ def _net_benefit_differences(
         rows.append(
             NetBenefitDifference(
                 threshold=t,
-                value=_finite(estimate.value),
-                ci_low=_finite(estimate.ci_low),
-                ci_high=_finite(estimate.ci_high),
+                value=finite_or_none(estimate.value),
+                ci_low=finite_or_none(estimate.ci_low),
+                ci_high=finite_or_none(estimate.ci_high),
             )
         )
     return rows
@@ -115,7 +115,3 @@ def _quadrants(paired: PairedMargin, t: float) -> PairedMargin:
     )
     edges = np.array([0.0, t, 1.0])
     return replace(paired, score_edges=edges, comparator_edges=edges, counts=counts)
-
-
-def _finite(x: float | None) -> float | None:
-    return float(x) if x is not None and np.isfinite(x) else None

@@ -9,6 +9,7 @@ from steward.evaluation.result import CalibrationBand, Curves, DecisionCurve, Ro
 from steward.metrics.calibration import CalibrationCurve, calibration_curve, grouped_calibration
 from steward.metrics.discrimination import roc_curve
 from steward.metrics.thresholds import decision_curve
+from steward.metrics.types import finite_or_none
 
 #: Longest curve kept in the document (points beyond are thinned evenly).
 MAX_POINTS = 400
@@ -62,4 +63,4 @@ def _band(curve: CalibrationCurve) -> CalibrationBand:
 
 
 def _floats(values: np.ndarray) -> list[float | None]:
-    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
+    return [finite_or_none(float(v)) for v in np.asarray(values, dtype=float)]

@@ -34,6 +34,7 @@ from steward.metrics.calibration import oe_ratio
 from steward.metrics.discrimination import auroc, auroc_binning_bound
 from steward.metrics.sample_size import assess_adequacy, observed_inputs, riley_sample_size
 from steward.metrics.subgroups import is_suppressed
+from steward.metrics.types import finite_or_none
 
 ProgressCallback = Callable[[float], None]
 
@@ -105,7 +106,7 @@ def evaluate(
         n_events=n_events,
         prevalence=n_events / n,
         metrics=block.metrics,
-        auroc_binning_bound=_finite(auroc_binning_bound(overall)),
+        auroc_binning_bound=finite_or_none(auroc_binning_bound(overall)),
         thresholds=block.thresholds,
         curves=build_curves(overall, comparator_counts),
         subgroups=equity.subgroups,
@@ -268,10 +269,6 @@ def _excluded(cube: Cube) -> dict[str, int]:
         "missing_score": int(cube.excluded.get("missing_score", 0)),
         "missing_label": unlabelled,
     }
-
-
-def _finite(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
 
 
 def _dedupe(messages: Any) -> list[str]:

@@ -17,13 +17,14 @@ class Estimate:
     def as_dict(self) -> dict[str, float | None]:
         """JSON-ready form; ``nan`` and infinities become ``None``."""
         return {
-            "value": _finite_or_none(self.value),
-            "ci_low": _finite_or_none(self.ci_low),
-            "ci_high": _finite_or_none(self.ci_high),
+            "value": finite_or_none(self.value),
+            "ci_low": finite_or_none(self.ci_low),
+            "ci_high": finite_or_none(self.ci_high),
         }
 
 
-def _finite_or_none(x: float | None) -> float | None:
+def finite_or_none(x: float | None) -> float | None:
+    """``x`` as a float, or ``None`` when it is missing, ``nan`` or infinite (JSON has neither)."""
     if x is None or not math.isfinite(x):
         return None
     return float(x)
