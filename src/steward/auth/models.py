@@ -43,3 +43,21 @@ class ApiToken(IdMixin, CreatedMixin, Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class BrowserSession(IdMixin, CreatedMixin, Base):
+    """A signed-in browser: the cookie's SHA-256, the user, and the role and organisation they act
+    in now (switchable); ended by sign-out or expiry, after which its CSRF tokens are refused."""
+
+    __tablename__ = "browser_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, info={"audit": "redact"})
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
+    organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
+    )
+    role: Mapped[Role] = mapped_column(enum_type(Role, "role"))
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
