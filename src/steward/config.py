@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_lockout_seconds: int = 15 * 60
     token_default_days: int = 90
+    session_hours: int = 12
+    secure_cookies: bool = False
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Self:

@@ -17,6 +17,7 @@ from steward.registry.errors import invalid
 from steward.registry.models import Organisation, Supplier, Tool, ToolVersion, User
 from steward.registry.organisations import ancestors, require_text, subtree_ids
 from steward.registry.records import EvaluationRecord, EvidenceDocument
+from steward.registry.tools import add_version, create_supplier, register_tool
 
 
 class PriorityStatus(StrEnum):
@@ -65,6 +66,9 @@ class Proposal(IdMixin, CreatedMixin, Base):
     no_priority_reason: Mapped[str | None] = mapped_column(Text)
     proposed_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="RESTRICT")
+    )
+    tool_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tools.id", ondelete="RESTRICT"), index=True
     )
 
 
@@ -133,6 +137,26 @@ def propose(
     return proposal
 
 
+def propose_tool(
+    session: Session, organisation: Organisation, entry: ProposalInput, by: User | None = None
+) -> tuple[Proposal, Tool]:
+    """Record a proposal and register the product it names as a tool in state ``proposed``
+    (with the named version), so the proposal enters the gates at once."""
+    proposal = propose(session, organisation, entry, by)
+    supplier_id = None
+    if proposal.supplier_name:
+        found = session.scalar(select(Supplier).where(Supplier.name == proposal.supplier_name))
+        supplier_id = (found or create_supplier(session, proposal.supplier_name)).id
+    tool = register_tool(
+        session, organisation, proposal.product_name, proposal.problem, supplier_id, by
+    )
+    if proposal.version:
+        add_version(session, tool, proposal.version)
+    proposal.tool_id = tool.id
+    session.flush()
+    return proposal, tool
+
+
 @dataclass(frozen=True)
 class ReuseCandidate:
     """The same product already in the registry of an organisation of the same region."""
@@ -155,6 +179,8 @@ def reuse_candidates(session: Session, proposal: Proposal) -> list[ReuseCandidat
         Tool.organisation_id.in_(subtree_ids(session, region.id)),
         func.lower(Tool.name) == proposal.product_name.lower(),
     )
+    if proposal.tool_id is not None:
+        query = query.where(Tool.id != proposal.tool_id)
     if proposal.supplier_name:
         query = query.join(Supplier, Supplier.id == Tool.supplier_id).where(
             func.lower(Supplier.name) == proposal.supplier_name.lower()

@@ -1,4 +1,4 @@
-"""browser sessions: signed-in browsers, for sign-in, organisation switching and CSRF
+"""browser sessions (sign-in, organisation switching, CSRF) and the tool a proposal registered
 
 Revision ID: 0008
 Revises: 0007
@@ -74,8 +74,23 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_browser_sessions_user_id"), ["user_id"], unique=False)
 
+    with op.batch_alter_table("proposals", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("tool_id", sa.Uuid(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_proposals_tool_id"), ["tool_id"], unique=False)
+        batch_op.create_foreign_key(
+            batch_op.f("fk_proposals_tool_id_tools"),
+            "tools",
+            ["tool_id"],
+            ["id"],
+            ondelete="RESTRICT",
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("proposals", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_proposals_tool_id_tools"), type_="foreignkey")
+        batch_op.drop_index(batch_op.f("ix_proposals_tool_id"))
+        batch_op.drop_column("tool_id")
     with op.batch_alter_table("browser_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_browser_sessions_user_id"))
         batch_op.drop_index(batch_op.f("ix_browser_sessions_organisation_id"))
