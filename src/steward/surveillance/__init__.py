@@ -1,0 +1,4 @@
+"""Post-deployment surveillance: ingestion, window cubes, monitors and alerts.
+
+See docs/surveillance.md.
+"""
