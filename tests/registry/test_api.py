@@ -8,12 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from steward.api.app import create_app
-from steward.api.permissions import PERMISSIONS, PUBLIC
+from steward.api.permissions import PERMISSIONS, PUBLIC, declared_permission, endpoints
 from steward.audit.models import AuditEvent
 from steward.audit.verify import verify_database
 from steward.auth.roles import Role
@@ -209,32 +208,9 @@ def test_audit_is_paginated_and_carries_the_chain_head(api: Api, engine: Engine)
     assert verify_database(engine).intact
 
 
-def _permission_of(route: APIRoute) -> str | None:
-    stack = list(route.dependant.dependencies)
-    while stack:
-        dependency = stack.pop()
-        permission = getattr(dependency.call, "permission", None)
-        if permission is not None:
-            return str(permission)
-        stack.extend(dependency.dependencies)
-    return None
-
-
-def _api_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
-    """Every endpoint with its full path, through included routers of any depth."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield prefix + route.path, route
-        elif hasattr(route, "original_router"):
-            inner = prefix + route.include_context.prefix
-            yield from _api_routes(route.original_router.routes, inner)
-        elif hasattr(route, "routes"):
-            yield from _api_routes(route.routes, prefix)
-
-
 def test_every_route_is_public_or_declares_a_permission(api: Api) -> None:
     app = api.client.app
-    routes = list(_api_routes(app.routes))  # type: ignore[attr-defined]
+    routes = [(p, r) for p, r in endpoints(app.routes) if r.include_in_schema]  # type: ignore[attr-defined]
     documented = {
         (path, method.upper())
         for path, operations in app.openapi()["paths"].items()  # type: ignore[attr-defined]
@@ -242,7 +218,7 @@ def test_every_route_is_public_or_declares_a_permission(api: Api) -> None:
     }
     assert {(path, m) for path, r in routes for m in r.methods} == documented
     for path, route in routes:
-        permission = _permission_of(route)
+        permission = declared_permission(route)
         assert (path in PUBLIC) != (permission is not None), path
         assert permission is None or permission in PERMISSIONS
 

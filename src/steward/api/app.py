@@ -15,6 +15,7 @@ from steward.api.routes import audit, auth, governance, health, intake, tools
 from steward.config import Settings, load_settings
 from steward.db.engine import make_engine
 from steward.db.session import session_factory
+from steward.web.app import install_web
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -32,7 +33,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPI(
         title="Steward",
         version="0.1.0",
-        summary="Governance registry of clinical AI tools: inventory, gates and audit trail.",
+        summary="Clinical AI governance: registry, gates, audit trail, and the web application.",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -58,4 +59,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api.include_router(intake.router)
     api.include_router(audit.router)
     app.include_router(api)
+    install_web(app)
     return app

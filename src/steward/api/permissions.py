@@ -5,6 +5,11 @@ Default-deny: a route either names an entry here or is listed in :data:`PUBLIC`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi.routing import APIRoute
+
 from steward.auth.roles import MDT_ROLES, Role
 
 STAFF = frozenset(Role) - {Role.SUPPLIER, Role.VIEWER, Role.PATIENT_REPRESENTATIVE}
@@ -49,6 +54,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "proposals:create": STAFF,
     "proposals:read": frozenset(Role),
     "audit:read": frozenset({Role.ADMIN, Role.COMMITTEE_CHAIR, Role.CLINICAL_SAFETY_OFFICER}),
+    "session:own": frozenset(Role),
 }
 
 PUBLIC = frozenset(
@@ -61,3 +67,27 @@ PUBLIC = frozenset(
         "/redoc",
     }
 )
+
+
+def endpoints(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+    """Every endpoint of an app (``app.routes``) with its full path, through included routers."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield prefix + route.path, route
+        elif hasattr(route, "original_router"):
+            inner = prefix + route.include_context.prefix
+            yield from endpoints(route.original_router.routes, inner)
+        elif hasattr(route, "routes"):
+            yield from endpoints(route.routes, prefix)
+
+
+def declared_permission(route: APIRoute) -> str | None:
+    """The permission an endpoint's dependencies check, if any (see ``allowed`` and ``page``)."""
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dependency = stack.pop()
+        permission = getattr(dependency.call, "permission", None)
+        if permission is not None:
+            return str(permission)
+        stack.extend(dependency.dependencies)
+    return None

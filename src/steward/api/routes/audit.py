@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import select
 
 from steward.api.deps import ReadAudit, SessionDep
 from steward.api.schemas import AuditEventOut, AuditPage, ChainHeadOut
 from steward.audit.models import HEAD_ID, AuditChainHead, AuditEvent
-from steward.registry.models import Organisation
-from steward.registry.organisations import subtree_ids
+from steward.audit.search import visible_to
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -29,10 +28,7 @@ def list_audit_events(
 
     Command-line events (no organisation) are visible to callers from a top-level organisation.
     """
-    scope = [str(i) for i in subtree_ids(session, principal.organisation_id)]
-    visible: ColumnElement[bool] = AuditEvent.organisation_id.in_(scope)
-    if session.get_one(Organisation, principal.organisation_id).parent_id is None:
-        visible = or_(visible, AuditEvent.organisation_id.is_(None))
+    visible = visible_to(session, principal.organisation_id)
     query = select(AuditEvent).where(visible, AuditEvent.seq > after)
     if entity_type is not None:
         query = query.where(AuditEvent.entity_type == entity_type)

@@ -19,6 +19,7 @@ POLICY_FILES = {
     "evidence-types": "evidence_types.yaml",
     "lifecycle-gates": "lifecycle_gates.yaml",
     "dtac-questions": "dtac_questions.yaml",
+    "review-intervals": "review_intervals.yaml",
 }
 
 

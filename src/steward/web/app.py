@@ -1,0 +1,20 @@
+"""Mounting the pages, the static assets and the page-friendly error handlers into the app."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from steward.web.errors import install_page_errors
+from steward.web.pages import audit, intake, portfolio, register, signin
+
+
+def install_web(app: FastAPI) -> None:
+    """Add the web pages to ``app`` (after the API's problem handlers are installed)."""
+    static = str(resources.files("steward.web") / "static")
+    app.mount("/static", StaticFiles(directory=static), name="static")
+    for module in (signin, portfolio, register, audit, intake):
+        app.include_router(module.router)
+    install_page_errors(app)
