@@ -14,6 +14,8 @@ from steward.registry.facts import FactsStandard, facts_policy_version, validate
 from steward.registry.kinds import OrganisationKind
 from steward.registry.models import (
     Deployment,
+    DeploymentStatus,
+    LifecycleState,
     MdtMember,
     ModelFacts,
     Organisation,
@@ -176,3 +178,19 @@ def tool_in_scope(
         ):
             return tool
     raise NotFoundError(f"no tool with id {tool_id}")
+
+
+def set_deployment_status(
+    session: Session, deployment: Deployment, status: DeploymentStatus
+) -> Deployment:
+    """Mark a deployment planned, live or withdrawn; it goes live only in a pilot or deployment."""
+    if status is DeploymentStatus.LIVE:
+        version = session.get_one(ToolVersion, deployment.version_id)
+        tool = get_tool(session, version.tool_id)
+        if tool.state not in {LifecycleState.LIVE_PILOT, LifecycleState.DEPLOYED}:
+            raise invalid(
+                "status", f"a deployment goes live only in live_pilot or deployed, not {tool.state}"
+            )
+    deployment.status = status
+    session.flush()
+    return deployment
