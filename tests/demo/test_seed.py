@@ -22,6 +22,7 @@ from steward.db.session import read_only_unit, session_factory, unit_of_work
 from steward.demo.evaluations import DemoEvaluations, run_demo_evaluations
 from steward.demo.people import DEMO_PASSWORD, USERS
 from steward.demo.seed import DemoSeedError, seed_demo
+from steward.registry.errors import InvalidInputError
 from steward.registry.intake import Proposal, reuse_candidates
 from steward.registry.lifecycle import TransitionRequest, lifecycle_policy, unmet_requirements
 from steward.registry.models import (
@@ -34,6 +35,7 @@ from steward.registry.models import (
 )
 from steward.registry.organisations import create_organisation
 from steward.registry.records import EvaluationRecord, Hazard, StateTransition
+from steward.registry.tools import add_version, deploy, register_tool, set_deployment_status
 from steward.registry.transitions import gate_facts
 
 
@@ -219,3 +221,16 @@ def test_a_database_with_other_data_is_refused(engine: Engine) -> None:
         seed_demo(engine)
     with read_only_unit(sessions) as session:
         assert session.scalar(select(func.count()).select_from(Organisation)) == 1
+
+
+def test_a_deployment_goes_live_only_in_a_pilot_or_deployment(engine: Engine) -> None:
+    with unit_of_work(session_factory(engine), AuditContext("test:pytest")) as session:
+        trust = create_organisation(session, "rxa", "Riverside")
+        create_organisation(session, "rxa-h", "Riverside General", parent_slug="rxa")
+        site = create_organisation(session, "rxa-site", "Acute Block", parent_slug="rxa-h")
+        tool = register_tool(session, trust, "Sepsis Alert")
+        deployment = deploy(session, add_version(session, tool, "1.0"), site, "ED")
+        with pytest.raises(InvalidInputError, match="live_pilot or deployed"):
+            set_deployment_status(session, deployment, DeploymentStatus.LIVE)
+        set_deployment_status(session, deployment, DeploymentStatus.WITHDRAWN)
+        assert deployment.status is DeploymentStatus.WITHDRAWN
