@@ -1,0 +1,1 @@
+"""Integration with patient records: CDS Hooks, FHIR, patient opt-outs and model-card exports."""
