@@ -244,6 +244,8 @@ def test_role_by_endpoint_matrix(api: Api) -> None:
         ("POST", "/priorities"): ("priorities:create", {"json": {}}),
         ("POST", "/proposals"): ("proposals:create", {"json": {}}),
         ("GET", f"/proposals/{uuid.uuid4()}"): ("proposals:read", {}),
+        ("POST", "/opt-outs"): ("optouts:register", {"json": {}}),
+        ("GET", "/opt-outs"): ("optouts:read", {}),
     }
     for (method, path), (permission, kwargs) in endpoints.items():
         for role in Role:

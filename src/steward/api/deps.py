@@ -89,3 +89,5 @@ EditLiability = Annotated[Principal, Depends(allowed("tools:liability"), scope="
 CreatePriorities = Annotated[Principal, Depends(allowed("priorities:create"), scope="function")]
 CreateProposals = Annotated[Principal, Depends(allowed("proposals:create"), scope="function")]
 ReadProposals = Annotated[Principal, Depends(allowed("proposals:read"), scope="function")]
+RegisterOptOuts = Annotated[Principal, Depends(allowed("optouts:register"), scope="function")]
+ReadOptOuts = Annotated[Principal, Depends(allowed("optouts:read"), scope="function")]

@@ -55,6 +55,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "proposals:read": frozenset(Role),
     "audit:read": frozenset({Role.ADMIN, Role.COMMITTEE_CHAIR, Role.CLINICAL_SAFETY_OFFICER}),
     "session:own": frozenset(Role),
+    # a patient's objection is recorded by those who handle data-protection requests
+    "optouts:register": frozenset({Role.IG_DPO, Role.ADMIN}),
+    "optouts:read": STAFF,
 }
 
 PUBLIC = frozenset(

@@ -8,6 +8,8 @@ from steward.cli.audit import audit_app
 from steward.cli.db import db_app
 from steward.cli.demo import demo_command
 from steward.cli.evaluate import evaluate_command
+from steward.cli.fhir import fhir_app
+from steward.cli.optouts import optouts_app
 from steward.cli.orgs import orgs_app
 from steward.cli.serve import serve_command
 from steward.cli.tokens import tokens_app
@@ -32,6 +34,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(optouts_app, name="optouts")
+app.add_typer(fhir_app, name="fhir")
 app.command("serve")(serve_command)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from steward.audit import models as audit_models
 from steward.auth import models as auth_models
 from steward.db.base import Base
+from steward.integration import optout_register as integration_optouts
 from steward.registry import assessments as registry_assessments
 from steward.registry import decisions as registry_decisions
 from steward.registry import intake as registry_intake
@@ -16,6 +17,7 @@ metadata = Base.metadata
 __all__ = [
     "audit_models",
     "auth_models",
+    "integration_optouts",
     "metadata",
     "registry_assessments",
     "registry_decisions",

@@ -1,0 +1,69 @@
+"""The register of patients who opted out of having their records used to evaluate or monitor AI.
+
+Rows hold the SHA-256 digest of the patient's pseudonymous identifier only (see
+:mod:`steward.integration.optouts`); each registration is written to the audit trail.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from steward.db.base import Base, CreatedMixin, IdMixin, utcnow
+from steward.integration.optouts import OptOut, check_patient_id, patient_digest
+
+
+class PatientOptOut(IdMixin, CreatedMixin, Base):
+    """One opted-out patient, by the SHA-256 digest of their pseudonymous identifier."""
+
+    __tablename__ = "patient_opt_outs"
+
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(300))
+    opted_out_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+@dataclass(frozen=True)
+class RegisterOutcome:
+    """What registering a batch of opt-outs did."""
+
+    added: int
+    already_registered: int
+
+
+def register_opt_outs(session: Session, opt_outs: Iterable[OptOut]) -> RegisterOutcome:
+    """Add every opt-out not yet registered; each new row is written to the audit trail."""
+    known = set(session.scalars(select(PatientOptOut.digest)))
+    added = already = 0
+    for opt_out in opt_outs:
+        digest = patient_digest(check_patient_id(opt_out.patient_id, opt_out.source))
+        if digest in known:
+            already += 1
+            continue
+        known.add(digest)
+        session.add(
+            PatientOptOut(
+                id=uuid.uuid4(),
+                digest=digest,
+                source=opt_out.source[:300],
+                opted_out_at=opt_out.opted_out_at or utcnow(),
+            )
+        )
+        added += 1
+    session.flush()
+    return RegisterOutcome(added, already)
+
+
+def opted_out_digests(session: Session) -> frozenset[str]:
+    """Digests of every registered opt-out (what evaluation and monitoring exclude)."""
+    return frozenset(session.scalars(select(PatientOptOut.digest)))
+
+
+def opted_out_count(session: Session) -> int:
+    """How many patients the register holds."""
+    return int(session.scalar(select(func.count()).select_from(PatientOptOut)) or 0)
