@@ -14,6 +14,7 @@ from steward.errors import InputError
 from steward.evaluation.result import EvaluationResult
 from steward.evaluation.spec import EvaluationSpec, ScoreScale, load_spec, spec_from_mapping
 from steward.files import write_text_atomic
+from steward.integration.optouts import PatientExclusion
 
 err = Console(stderr=True)
 out = Console()
@@ -67,6 +68,14 @@ def evaluate_command(
     outcome: Annotated[
         str | None, typer.Option(help="Plain-language outcome definition shown in the report.")
     ] = None,
+    opt_outs: Annotated[
+        str | None,
+        typer.Option(
+            "--opt-outs",
+            help="Leave out opted-out patients: 'register' (the database's opt-out register) or "
+            "a file of patient ids or FHIR Consents. Needs --patient.",
+        ),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
@@ -97,8 +106,9 @@ def evaluate_command(
     }
     try:
         evaluation_spec = merge_options(load_spec(spec) if spec else None, options)
+        exclusion = load_opt_outs(opt_outs) if opt_outs is not None else None
         with scan_progress(err, enabled=not quiet) as progress:
-            result = evaluate(data, evaluation_spec, progress=progress)
+            result = evaluate(data, evaluation_spec, progress=progress, opt_outs=exclusion)
         for path in (json_out, html_out):
             if path is not None:
                 _make_folder(path)
@@ -113,6 +123,32 @@ def evaluate_command(
         raise typer.Exit(2) from None
     if not quiet:
         print_summary(result, json_out, html_out)
+
+
+def load_opt_outs(source: str) -> PatientExclusion:
+    """The opted-out patients named by ``--opt-outs``: the register, or a file."""
+    from steward.integration.optouts import digests_of
+
+    if source == "register":
+        from steward.cli.db import command_unit
+        from steward.integration.optout_register import opted_out_digests
+
+        try:
+            with command_unit() as session:
+                digests = opted_out_digests(session)
+        except InputError:
+            raise
+        except Exception as error:  # database errors: say so, without a stack trace
+            raise InputError(
+                f"The opt-out register could not be read ({error.__class__.__name__}); check "
+                "STEWARD_DATABASE_URL and run `steward db upgrade`."
+            ) from None
+        return PatientExclusion("the opt-out register", digests)
+    from steward.integration.optout_sources import read_opt_out_file
+
+    path = Path(source)
+    patients = [o.patient_id for o in read_opt_out_file(path)]
+    return PatientExclusion(f"the file {path.name}", digests_of(patients))
 
 
 def merge_options(base: EvaluationSpec | None, options: dict[str, Any]) -> EvaluationSpec:

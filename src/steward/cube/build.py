@@ -35,6 +35,8 @@ from steward.cube.plan import (
     COMPARATOR_PART,
     LABEL_CODES,
     MISSING_SCORE,
+    OPT_OUT_TABLE,
+    OPTED_OUT,
     PAIR_PART,
     CubePlan,
     CubeRequest,
@@ -78,7 +80,8 @@ def build_cube(
     Cube
         ``margins[()]`` at ``edges_with_thresholds(fine_bins, thresholds)``; one margin per
         group column, intersection and the time column at ``coarse_bins``; ``paired`` when a
-        comparator is named; ``replicates`` when asked for; ``excluded["missing_score"]``.
+        comparator is named; ``replicates`` when asked for; ``excluded["missing_score"]`` and,
+        when patients are excluded, ``excluded["opted_out"]``.
 
     Raises
     ------
@@ -135,6 +138,9 @@ def _run(
     connection: duckdb.DuckDBPyConnection, plan: CubePlan, progress: ProgressCallback | None
 ) -> Cube:
     scan = plan.source.scan_sql(connection, plan.text_columns)
+    if plan.request.exclude_patients:
+        digests = pa.table({"d": pa.array(sorted(plan.request.exclude_patients), pa.string())})
+        connection.register(OPT_OUT_TABLE, digests)
     query = plan.query(scan)
     patient = plan.find("patient")
     # the replicate expansion gets the second half of the progress range
@@ -268,7 +274,9 @@ def _assemble(plan: CubePlan, result: pa.Table) -> Cube:
     fine, coarse = request.fine_edges, request.coarse_edges
     overall = part(result, plan, "overall")
     fine_cells = ints(overall, "__fcell")
-    missing = int(overall["__n"].to_numpy()[fine_cells // (2 * LABEL_CODES) == MISSING_SCORE].sum())
+    fine_bins = fine_cells // (2 * LABEL_CODES)
+    missing = int(overall["__n"].to_numpy()[fine_bins == MISSING_SCORE].sum())
+    opted_out = int(overall["__n"].to_numpy()[fine_bins == OPTED_OUT].sum())
     overall = _with_cells(overall, "__fcell")
     fine_cells = ints(overall, "__fcell")
     # fine cells are (bin * 2 + paired) * 4 + label; the overall margin sums both paired flags
@@ -293,7 +301,10 @@ def _assemble(plan: CubePlan, result: pa.Table) -> Cube:
             (), [()] * int(is_paired.sum()), overall_cells[is_paired], stats[is_paired], fine
         )
         paired = _paired_margin(plan, result, score)
-    return Cube(margins, paired, None, {"missing_score": missing})
+    excluded = {"missing_score": missing}
+    if request.exclude_patients:
+        excluded["opted_out"] = opted_out
+    return Cube(margins, paired, None, excluded)
 
 
 def _paired_margin(plan: CubePlan, result: pa.Table, score: Margin) -> PairedMargin:

@@ -60,6 +60,9 @@ class CubeRequest:
     replicates : int
         Number of patient-clustered Poisson(1) bootstrap replicate cubes (needs
         ``columns.patient``); 0 builds none.
+    exclude_patients : frozenset of str
+        SHA-256 hex digests of patient identifiers (as text, trimmed) whose rows are left out
+        of every margin and counted in ``excluded["opted_out"]`` (needs ``columns.patient``).
     """
 
     columns: ColumnMap
@@ -71,6 +74,7 @@ class CubeRequest:
     intersections: tuple[tuple[str, ...], ...] = ()
     time_window: TimeWindow = "month"
     replicates: int = 0
+    exclude_patients: frozenset[str] = frozenset()
 
     @property
     def fine_edges(self) -> FloatArray:
@@ -106,6 +110,11 @@ class CubeRequest:
                 "Patient-clustered bootstrap replicates need a patient column: name the column "
                 "holding patient identifiers, or ask for no replicates."
             )
+        if self.exclude_patients and cols.patient is None:
+            raise InputError(
+                "Opted-out patients can only be left out when the data has a patient column: "
+                "name the column holding patient identifiers."
+            )
         if len(set(cols.groups)) != len(cols.groups):
             raise InputError(f"A group column is named twice in {list(cols.groups)}.")
         if cols.time is not None and cols.time in cols.groups:
@@ -126,6 +135,10 @@ class CubeRequest:
 LABEL_CODES = 4
 #: Fine-bin code of a row without a score (other invalid codes are in steward.cube.sql).
 MISSING_SCORE = -3
+#: Fine-bin code of a row of an opted-out patient (left out of every margin, counted).
+OPTED_OUT = -4
+#: Name of the table of opted-out patients' digests registered on the connection.
+OPT_OUT_TABLE = "__opt_outs"
 #: ``__set`` values of the comparator and paired parts (GROUPING() values are never negative).
 COMPARATOR_PART, PAIR_PART = -1, -2
 
@@ -227,7 +240,20 @@ class CubePlan:
         query = f"SELECT * FROM {scan}"
         for stage in stages:
             query = f"SELECT *, {', '.join(stage)} FROM ({query})"
-        return query
+        return self._without_opted_out(query) if req.exclude_patients else query
+
+    def _without_opted_out(self, query: str) -> str:
+        """Rows of opted-out patients keep only a fine cell that counts them; every other cell
+        is emptied so they reach no margin, comparator, pair or replicate."""
+        digest = f"sha256(trim(__pid)) IN (SELECT d FROM {OPT_OUT_TABLE})"
+        flagged = f"SELECT *, coalesce({digest}, false) AS __opt FROM ({query})"
+        cells = ["__ccell"]
+        if self.request.columns.comparator is not None:
+            cells += ["__cfcell", "__pcell"]
+        replaced = [f"CASE WHEN __opt THEN NULL ELSE {c} END AS {c}" for c in cells]
+        fine = f"CAST({OPTED_OUT * 2 * LABEL_CODES} AS BIGINT)"
+        replaced.append(f"CASE WHEN __opt THEN {fine} ELSE __fcell END AS __fcell")
+        return f"SELECT * REPLACE ({', '.join(replaced)}) FROM ({flagged})"
 
     def _with_comparator(self, score: list[list[str]]) -> list[list[str]]:
         """The per-row stages with the comparator's columns added alongside the score's."""

@@ -215,6 +215,15 @@ class TimeWindows(_Model):
     levels: list[WindowMetrics]
 
 
+class OptOuts(_Model):
+    """Patients who opted out: where their list came from and how many rows were left out."""
+
+    applied: bool
+    source: str | None = None
+    patients: int = 0
+    rows_excluded: int = 0
+
+
 class EvaluationResult(_Model):
     """The result document of one local validation."""
 
@@ -240,6 +249,7 @@ class EvaluationResult(_Model):
     sample_size: SampleSize
     verdict: Verdict
     excluded: dict[str, int]
+    opt_outs: OptOuts = Field(default_factory=lambda: OptOuts(applied=False))
     time_windows: TimeWindows | None = None
     bootstrap: dict[str, int | str | None]
     warnings: list[str]

@@ -23,6 +23,7 @@ from steward.evaluation.result import (
     DataSummary,
     EvaluationResult,
     Metric,
+    OptOuts,
     SampleSize,
     SampleSizeCriterion,
     TimeWindows,
@@ -30,6 +31,7 @@ from steward.evaluation.result import (
 )
 from steward.evaluation.spec import EvaluationSpec
 from steward.evaluation.verdict import Evidence, reach_verdict
+from steward.integration.optouts import PatientExclusion
 from steward.metrics.calibration import oe_ratio
 from steward.metrics.discrimination import auroc, auroc_binning_bound
 from steward.metrics.sample_size import assess_adequacy, observed_inputs, riley_sample_size
@@ -44,6 +46,7 @@ def evaluate(
     spec: EvaluationSpec,
     *,
     progress: ProgressCallback | None = None,
+    opt_outs: PatientExclusion | None = None,
 ) -> EvaluationResult:
     """Run one local validation.
 
@@ -55,13 +58,16 @@ def evaluate(
         Columns, thresholds, resampling, precision targets and acceptance criteria.
     progress : callable, optional
         Called with the fraction of the data scanned.
+    opt_outs : PatientExclusion, optional
+        Patients who opted out: their rows are left out of every statistic and counted in
+        ``excluded["opted_out"]`` and ``opt_outs`` (needs the spec's patient column).
 
     Raises
     ------
     InputError
         For data that cannot be evaluated (the message says what and where).
     """
-    request = _cube_request(spec)
+    request = _cube_request(spec, opt_outs)
     cube = build_cube(data, request, progress)
     overall = cube.overall.level(()).labelled()
     _require_both_outcomes(overall, spec)
@@ -115,6 +121,7 @@ def evaluate(
         sample_size=sample,
         verdict=verdict,
         excluded=_excluded(cube),
+        opt_outs=_opt_outs(cube, opt_outs),
         time_windows=_time_windows(cube, spec),
         bootstrap={
             "replicates": cube.replicates.n_replicates if cube.replicates else plan.replicates,
@@ -125,7 +132,7 @@ def evaluate(
     )
 
 
-def _cube_request(spec: EvaluationSpec) -> CubeRequest:
+def _cube_request(spec: EvaluationSpec, opt_outs: PatientExclusion | None) -> CubeRequest:
     columns = ColumnMap(**spec.columns.model_dump())
     clustered = (
         spec.bootstrap.patient_replicates
@@ -139,6 +146,18 @@ def _cube_request(spec: EvaluationSpec) -> CubeRequest:
         intersections=tuple(tuple(i) for i in spec.intersections),
         time_window=spec.time_window,
         replicates=clustered,
+        exclude_patients=opt_outs.digests if opt_outs else frozenset(),
+    )
+
+
+def _opt_outs(cube: Cube, opt_outs: PatientExclusion | None) -> OptOuts:
+    if opt_outs is None:
+        return OptOuts(applied=False)
+    return OptOuts(
+        applied=True,
+        source=opt_outs.source,
+        patients=len(opt_outs.digests),
+        rows_excluded=int(cube.excluded.get("opted_out", 0)),
     )
 
 
@@ -253,7 +272,7 @@ def _time_windows(cube: Cube, spec: EvaluationSpec) -> TimeWindows | None:
 
 def _data_summary(data: Any, spec: EvaluationSpec, cube: Cube) -> DataSummary:
     source = str(data) if isinstance(data, str | Path) else f"in-memory {type(data).__name__}"
-    rows = round(float(cube.overall.stats[..., 0].sum())) + cube.excluded.get("missing_score", 0)
+    rows = round(float(cube.overall.stats[..., 0].sum())) + sum(cube.excluded.values())
     return DataSummary(
         source=source,
         rows_read=rows,
@@ -268,6 +287,7 @@ def _excluded(cube: Cube) -> dict[str, int]:
     return {
         "missing_score": int(cube.excluded.get("missing_score", 0)),
         "missing_label": unlabelled,
+        "opted_out": int(cube.excluded.get("opted_out", 0)),
     }
 
 

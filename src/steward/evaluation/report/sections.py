@@ -222,11 +222,22 @@ def build_verdict(result: Mapping[str, Any]) -> VerdictSection:
     )
 
 
+def _opt_out_label(opt_outs: Mapping[str, Any]) -> str:
+    """The reason shown for rows of patients who opted out, naming the list applied."""
+    if not opt_outs.get("applied"):
+        return "Patient opted out (no opt-out list applied)"
+    patients = fmt.count(opt_outs.get("patients"))
+    source = fmt.as_text(opt_outs.get("source")) or "an opt-out list"
+    return f"Patient opted out ({patients} patients listed, from {source})"
+
+
 def build_data(result: Mapping[str, Any]) -> DataSection:
     data = fmt.as_mapping(result.get("data"))
     excluded_counts = fmt.as_mapping(result.get("excluded"))
+    labels = {"opted_out": _opt_out_label(fmt.as_mapping(result.get("opt_outs")))}
     excluded = [
-        Row(fmt.humanise(str(reason)), fmt.count(k)) for reason, k in excluded_counts.items()
+        Row(labels.get(str(reason)) or fmt.humanise(str(reason)), fmt.count(k))
+        for reason, k in excluded_counts.items()
     ]
     total_excluded = sum(v for k in excluded_counts.values() if (v := fmt.as_int(k)) is not None)
     counts = [
