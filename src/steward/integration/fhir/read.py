@@ -55,6 +55,7 @@ class OutcomeRow:
     occurred_at: datetime | None
     value: float | None
     status: str | None
+    encounter_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,10 @@ def _read_one(
 ) -> None:
     kind = raw["resourceType"]
     if kind not in READ_TYPES:
-        batch.skipped[kind] += 1
+        if _is_resource_type(kind):
+            batch.skipped[kind] += 1
+        else:
+            batch.rejected.append(Rejection(path, f"{kind!r} is not a FHIR R4 resource type"))
         return
     model = _validated(path, kind, _without_full_url(raw), batch)
     if model is None:
@@ -176,6 +180,16 @@ def _read_one(
             batch.outcomes.append(_outcome(path, kind, model, patients))
     except _UnusableError as problem:
         batch.rejected.append(Rejection(f"{path}.{problem.field}", f"{where}: {problem}", kind))
+
+
+def _is_resource_type(kind: str) -> bool:
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        get_fhir_model_class(kind)
+    except (KeyError, ValueError, ImportError, AttributeError):
+        return False
+    return True
 
 
 def _validated(path: str, kind: str, raw: dict[str, Any], batch: FhirBatch) -> Any:
@@ -326,6 +340,7 @@ def _outcome(path: str, kind: str, model: Any, patients: Mapping[str, str]) -> O
         occurred_at=occurred,
         value=value,
         status=str(status) if status is not None else None,
+        encounter_id=model.id if kind == "Encounter" else _reference_id(model.encounter),
     )
 
 
