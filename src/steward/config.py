@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Self
 
-from pydantic import SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from steward.errors import StewardError
@@ -37,6 +37,19 @@ class Settings(BaseSettings):
     token_default_days: int = 90
     session_hours: int = 12
     secure_cookies: bool = False
+    # surveillance: the scheduler and the notification channels
+    scheduler_embedded: bool = True
+    scheduler_interval_seconds: float = Field(default=60.0, gt=0)
+    scheduler_lease_seconds: int = Field(default=600, ge=10)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "steward@localhost"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_attempts: int = Field(default=3, ge=1, le=10)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Self:

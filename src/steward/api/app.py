@@ -11,7 +11,17 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy import Engine
 
 from steward.api.problems import install_problem_handlers
-from steward.api.routes import audit, auth, governance, health, intake, optouts, tools
+from steward.api.routes import (
+    alerts,
+    audit,
+    auth,
+    governance,
+    health,
+    incidents,
+    intake,
+    optouts,
+    tools,
+)
 from steward.config import Settings, load_settings
 from steward.db.engine import make_engine
 from steward.db.session import session_factory
@@ -59,6 +69,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api.include_router(intake.router)
     api.include_router(audit.router)
     api.include_router(optouts.router)
+    api.include_router(alerts.router)
+    api.include_router(incidents.router)
     app.include_router(api)
     install_web(app)
     return app

@@ -91,3 +91,12 @@ CreateProposals = Annotated[Principal, Depends(allowed("proposals:create"), scop
 ReadProposals = Annotated[Principal, Depends(allowed("proposals:read"), scope="function")]
 RegisterOptOuts = Annotated[Principal, Depends(allowed("optouts:register"), scope="function")]
 ReadOptOuts = Annotated[Principal, Depends(allowed("optouts:read"), scope="function")]
+ReadAlerts = Annotated[Principal, Depends(allowed("alerts:read"), scope="function")]
+AcknowledgeAlerts = Annotated[Principal, Depends(allowed("alerts:acknowledge"), scope="function")]
+ResolveAlerts = Annotated[Principal, Depends(allowed("alerts:resolve"), scope="function")]
+EditResponsePolicy = Annotated[
+    Principal, Depends(allowed("tools:response-policy"), scope="function")
+]
+CreateIncidents = Annotated[Principal, Depends(allowed("incidents:create"), scope="function")]
+ReadIncidents = Annotated[Principal, Depends(allowed("incidents:read"), scope="function")]
+ExportIncidents = Annotated[Principal, Depends(allowed("incidents:export"), scope="function")]

@@ -58,6 +58,40 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # a patient's objection is recorded by those who handle data-protection requests
     "optouts:register": frozenset({Role.IG_DPO, Role.ADMIN}),
     "optouts:read": STAFF,
+    "alerts:read": frozenset(Role) - {Role.SUPPLIER, Role.PATIENT_REPRESENTATIVE},
+    "alerts:acknowledge": frozenset(
+        {
+            Role.CLINICAL_LEAD,
+            Role.CLINICAL_SAFETY_OFFICER,
+            Role.CLINICIAN,
+            Role.DATA_SCIENTIST,
+            Role.COMMITTEE_CHAIR,
+        }
+    ),
+    "alerts:resolve": frozenset(
+        {
+            Role.CLINICAL_LEAD,
+            Role.CLINICAL_SAFETY_OFFICER,
+            Role.DATA_SCIENTIST,
+            Role.COMMITTEE_CHAIR,
+        }
+    ),
+    "tools:response-policy": frozenset(
+        {Role.CLINICAL_SAFETY_OFFICER, Role.CLINICAL_LEAD, Role.COMMITTEE_CHAIR}
+    ),
+    "incidents:create": frozenset(
+        {
+            Role.CLINICAL_SAFETY_OFFICER,
+            Role.CLINICAL_LEAD,
+            Role.CLINICIAN,
+            Role.DATA_SCIENTIST,
+            Role.COMMITTEE_CHAIR,
+        }
+    ),
+    "incidents:read": STAFF,
+    "incidents:export": frozenset(
+        {Role.CLINICAL_SAFETY_OFFICER, Role.CLINICAL_LEAD, Role.COMMITTEE_CHAIR}
+    ),
 }
 
 PUBLIC = frozenset(

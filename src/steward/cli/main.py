@@ -10,6 +10,8 @@ from steward.cli.demo import demo_command
 from steward.cli.evaluate import evaluate_command
 from steward.cli.fhir import fhir_app
 from steward.cli.optouts import optouts_app
+from steward.cli.export import export_app
+from steward.cli.monitor import monitor_app, worker_command
 from steward.cli.orgs import orgs_app
 from steward.cli.serve import serve_command
 from steward.cli.tokens import tokens_app
@@ -37,6 +39,9 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(optouts_app, name="optouts")
 app.add_typer(fhir_app, name="fhir")
 app.command("serve")(serve_command)
+app.add_typer(monitor_app, name="monitor")
+app.command("worker")(worker_command)
+app.add_typer(export_app, name="export")
 
 
 app.command("evaluate")(evaluate_command)

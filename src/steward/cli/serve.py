@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import threading
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from steward.cli.db import fail, reported_errors
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from steward.config import Settings
 
 
 def serve_command(
@@ -36,4 +42,23 @@ def serve_command(
         app = create_app(settings, engine)
     database = engine.url.render_as_string(hide_password=True)
     typer.echo(f"serving Steward API on http://{host}:{port}/api/v1 (database {database})")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    stop = _start_scheduler(settings, engine)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        if stop is not None:
+            stop.set()
+
+
+def _start_scheduler(settings: Settings, engine: Engine) -> threading.Event | None:
+    """Run the monitor scheduler in a background thread unless STEWARD_SCHEDULER_EMBEDDED=0."""
+    if not settings.scheduler_embedded:
+        typer.echo("scheduler not embedded (STEWARD_SCHEDULER_EMBEDDED=0): run steward worker")
+        return None
+    from steward.surveillance.scheduler.setup import scheduler_from_settings
+    from steward.surveillance.scheduler.worker import start_in_thread
+
+    scheduler = scheduler_from_settings(settings, engine)
+    _, stop = start_in_thread(scheduler, settings.scheduler_interval_seconds)
+    typer.echo(f"scheduler running in this process every {settings.scheduler_interval_seconds:g}s")
+    return stop

@@ -11,6 +11,11 @@ from steward.registry import decisions as registry_decisions
 from steward.registry import intake as registry_intake
 from steward.registry import models as registry_models
 from steward.registry import records as registry_records
+from steward.surveillance.alerts import models as surveillance_alerts
+from steward.surveillance.incidents import models as surveillance_incidents
+from steward.surveillance.notify import models as surveillance_notify
+from steward.surveillance.response import models as surveillance_response
+from steward.surveillance.scheduler import models as surveillance_scheduler
 
 metadata = Base.metadata
 
@@ -24,4 +29,9 @@ __all__ = [
     "registry_intake",
     "registry_models",
     "registry_records",
+    "surveillance_alerts",
+    "surveillance_incidents",
+    "surveillance_notify",
+    "surveillance_response",
+    "surveillance_scheduler",
 ]

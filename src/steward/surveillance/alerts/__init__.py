@@ -1,0 +1,1 @@
+"""Alerts raised by monitors: one record per monitor, subject and window, and its state changes."""

@@ -1,0 +1,1 @@
+"""AI safety incidents: the record, its links to alerts and hazards, and regulatory exports."""

@@ -1,0 +1,1 @@
+"""Notifications about alerts: one transport contract, one module per channel, delivery rows."""

@@ -1,0 +1,1 @@
+"""Response policies per tool (who is told, what happens at each severity) and applying them."""
