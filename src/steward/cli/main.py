@@ -8,10 +8,10 @@ from steward.cli.audit import audit_app
 from steward.cli.db import db_app
 from steward.cli.demo import demo_command
 from steward.cli.evaluate import evaluate_command
-from steward.cli.fhir import fhir_app
-from steward.cli.optouts import optouts_app
 from steward.cli.export import export_app
+from steward.cli.fhir import fhir_app
 from steward.cli.monitor import monitor_app, worker_command
+from steward.cli.optouts import optouts_app
 from steward.cli.orgs import orgs_app
 from steward.cli.serve import serve_command
 from steward.cli.tokens import tokens_app
