@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,11 +86,14 @@ class Web:
 
 
 @pytest.fixture
-def web(db_url: str, engine: Engine, sessions: sessionmaker[StewardSession]) -> Iterator[Web]:
+def web(
+    db_url: str, engine: Engine, sessions: sessionmaker[StewardSession], tmp_path: Path
+) -> Iterator[Web]:
     with unit_of_work(sessions, ACTOR) as session:
         create_organisation(session, "north", "North Region", OrganisationKind.REGION)
         create_organisation(session, "rxa", "Riverside Trust", parent_slug="north")
         create_organisation(session, "rxb", "Brookside Trust", parent_slug="north")
-    app = create_app(Settings(dev=True, database_url=db_url), engine)
+    settings = Settings(dev=True, database_url=db_url, home=tmp_path / "home")
+    app = create_app(settings, engine)
     with TestClient(app):
         yield Web(app, sessions)

@@ -215,6 +215,8 @@ PAGES: dict[tuple[str, str], str] = {
     ("POST", "/intake"): "proposals:create",
     ("GET", "/priorities"): "proposals:read",
     ("POST", "/priorities"): "priorities:create",
+    ("GET", "/evaluations/new"): "tools:evaluation",
+    ("POST", "/evaluations/uploads"): "tools:evaluation",
 }
 
 

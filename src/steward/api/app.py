@@ -15,7 +15,6 @@ from steward.api.routes import (
     alerts,
     audit,
     auth,
-    deployments,
     governance,
     health,
     incidents,
@@ -37,8 +36,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     engine = engine or make_engine(settings.resolved_database_url)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for service in app.state.background:
+            service.start()
         yield
+        for service in reversed(app.state.background):
+            service.stop()
         engine.dispose()
 
     app = FastAPI(
@@ -50,6 +53,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.background = []  # services with start() and stop(), run for the app's lifetime
     install_problem_handlers(app)
 
     @app.middleware("http")
@@ -68,7 +72,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api.include_router(tools.router)
     api.include_router(governance.router)
     api.include_router(intake.router)
-    api.include_router(deployments.router)
     api.include_router(audit.router)
     api.include_router(optouts.router)
     api.include_router(alerts.router)

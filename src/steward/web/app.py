@@ -8,13 +8,17 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from steward.web.errors import install_page_errors
-from steward.web.pages import audit, intake, portfolio, register, signin
+from steward.web.pages import audit, evaluations, intake, portfolio, register, signin
+from steward.workbench.worker import RunWorker
 
 
 def install_web(app: FastAPI) -> None:
     """Add the web pages to ``app`` (after the API's problem handlers are installed)."""
     static = str(resources.files("steward.web") / "static")
     app.mount("/static", StaticFiles(directory=static), name="static")
-    for module in (signin, portfolio, register, audit, intake):
+    settings = app.state.settings
+    app.state.run_worker = RunWorker(app.state.sessions, settings.home)
+    app.state.background.append(app.state.run_worker)
+    for module in (signin, portfolio, register, audit, intake, evaluations):
         app.include_router(module.router)
     install_page_errors(app)
