@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     dev: bool = False
     evidence_max_bytes: int = 25 * 1024 * 1024
+    ingest_max_bytes: int = 64 * 1024 * 1024
     upload_max_bytes: int = 2 * 1024 * 1024 * 1024
     login_max_failures: int = 5
     login_lockout_seconds: int = 15 * 60

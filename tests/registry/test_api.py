@@ -245,6 +245,11 @@ def test_role_by_endpoint_matrix(api: Api) -> None:
         ("GET", f"/proposals/{uuid.uuid4()}"): ("proposals:read", {}),
         ("POST", "/opt-outs"): ("optouts:register", {"json": {}}),
         ("GET", "/opt-outs"): ("optouts:read", {}),
+        ("POST", f"/tools/{tool}/deployments"): ("deployments:create", {"json": {}}),
+        ("GET", f"/deployments/{uuid.uuid4()}"): ("deployments:read", {}),
+        ("POST", f"/deployments/{uuid.uuid4()}/predictions"): ("deployments:ingest", {}),
+        ("POST", f"/deployments/{uuid.uuid4()}/outcomes"): ("deployments:ingest", {}),
+        ("POST", f"/deployments/{uuid.uuid4()}/feedback"): ("deployments:feedback", {}),
     }
     for (method, path), (permission, kwargs) in endpoints.items():
         for role in Role:

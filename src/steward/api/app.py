@@ -15,6 +15,7 @@ from steward.api.routes import (
     alerts,
     audit,
     auth,
+    deployments,
     governance,
     health,
     incidents,
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api.include_router(tools.router)
     api.include_router(governance.router)
     api.include_router(intake.router)
+    api.include_router(deployments.router)
     api.include_router(audit.router)
     api.include_router(optouts.router)
     api.include_router(alerts.router)

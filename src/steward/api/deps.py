@@ -100,3 +100,7 @@ EditResponsePolicy = Annotated[
 CreateIncidents = Annotated[Principal, Depends(allowed("incidents:create"), scope="function")]
 ReadIncidents = Annotated[Principal, Depends(allowed("incidents:read"), scope="function")]
 ExportIncidents = Annotated[Principal, Depends(allowed("incidents:export"), scope="function")]
+CreateDeployments = Annotated[Principal, Depends(allowed("deployments:create"), scope="function")]
+ReadDeployments = Annotated[Principal, Depends(allowed("deployments:read"), scope="function")]
+IngestEvents = Annotated[Principal, Depends(allowed("deployments:ingest"), scope="function")]
+IngestFeedback = Annotated[Principal, Depends(allowed("deployments:feedback"), scope="function")]

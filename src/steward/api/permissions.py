@@ -53,6 +53,21 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "priorities:create": frozenset({Role.COMMITTEE_CHAIR, Role.COMMITTEE_MEMBER}),
     "proposals:create": STAFF,
     "proposals:read": frozenset(Role),
+    "deployments:create": frozenset(
+        {
+            Role.COMMITTEE_CHAIR,
+            Role.CLINICAL_LEAD,
+            Role.CLINICAL_SAFETY_OFFICER,
+            Role.DATA_SCIENTIST,
+        }
+    ),
+    "deployments:read": frozenset(Role),
+    # machine feeds (integration engines, the CDS Hooks gateway) hold data_scientist or admin
+    # tokens; clinicians may also report their own feedback on a prediction
+    "deployments:ingest": frozenset({Role.ADMIN, Role.DATA_SCIENTIST}),
+    "deployments:feedback": frozenset(
+        {Role.ADMIN, Role.DATA_SCIENTIST, Role.CLINICIAN, Role.CLINICAL_LEAD}
+    ),
     "audit:read": frozenset({Role.ADMIN, Role.COMMITTEE_CHAIR, Role.CLINICAL_SAFETY_OFFICER}),
     "session:own": frozenset(Role),
     # a patient's objection is recorded by those who handle data-protection requests

@@ -37,6 +37,7 @@ TITLES = {
     405: "Method not allowed",
     409: "Conflict",
     413: "Content too large",
+    415: "Unsupported media type",
     422: "Invalid input",
     500: "Internal error",
     503: "Service unavailable",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -62,3 +63,40 @@ def _report(file: Path, batch: FhirBatch, added: int, already: int, dropped: int
         typer.echo(f"rejected {rejection.path}: {rejection.reason}", err=True)
     if len(batch.rejected) > SHOWN:
         typer.echo(f"... and {len(batch.rejected) - SHOWN} more problem(s)", err=True)
+
+
+@fhir_app.command("export")
+def export_fhir(
+    tool_id: Annotated[uuid.UUID, typer.Argument(help="Id of the tool.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")
+    ] = None,
+) -> None:
+    """Write the tool as an AI Transparency on FHIR Bundle: an AI-Device and an AI-ModelCard
+    per version, and each logged output with its AI-Provenance (labelled AIAST)."""
+    import json
+
+    from steward.config import load_settings
+    from steward.db.engine import make_engine
+    from steward.db.session import read_only_unit, session_factory
+    from steward.files import write_text_atomic
+    from steward.integration.fhir.export import tool_bundle
+
+    with reported_errors():
+        engine = make_engine(load_settings().resolved_database_url)
+        try:
+            with read_only_unit(session_factory(engine)) as session:
+                bundle, outputs = tool_bundle(session, tool_id)
+        finally:
+            engine.dispose()
+        text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+        if output is None:
+            typer.echo(text, nl=False)
+            return
+        write_text_atomic(output, text)
+    devices = sum(1 for e in bundle["entry"] if e["resource"]["resourceType"] == "Device")
+    typer.echo(
+        f"wrote {devices} AI-Device(s), their model cards and {outputs} logged output(s) "
+        f"with provenance to {output}",
+        err=True,
+    )

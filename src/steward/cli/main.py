@@ -10,6 +10,7 @@ from steward.cli.demo import demo_command
 from steward.cli.evaluate import evaluate_command
 from steward.cli.export import export_app
 from steward.cli.fhir import fhir_app
+from steward.cli.model_card import model_card_command
 from steward.cli.monitor import monitor_app, worker_command
 from steward.cli.optouts import optouts_app
 from steward.cli.orgs import orgs_app
@@ -41,6 +42,7 @@ app.add_typer(fhir_app, name="fhir")
 app.command("serve")(serve_command)
 app.add_typer(monitor_app, name="monitor")
 app.command("worker")(worker_command)
+export_app.command("model-card")(model_card_command)
 app.add_typer(export_app, name="export")
 
 

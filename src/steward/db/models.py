@@ -11,6 +11,7 @@ from steward.registry import decisions as registry_decisions
 from steward.registry import intake as registry_intake
 from steward.registry import models as registry_models
 from steward.registry import records as registry_records
+from steward.surveillance import models as surveillance_models
 from steward.surveillance.alerts import models as surveillance_alerts
 from steward.surveillance.incidents import models as surveillance_incidents
 from steward.surveillance.notify import models as surveillance_notify
@@ -32,6 +33,7 @@ __all__ = [
     "registry_records",
     "surveillance_alerts",
     "surveillance_incidents",
+    "surveillance_models",
     "surveillance_notify",
     "surveillance_response",
     "surveillance_scheduler",

@@ -174,6 +174,13 @@ USERS: tuple[DemoUser, ...] = (
         (("northgate", Role.CLINICAL_SAFETY_OFFICER),),
     ),
     DemoUser(
+        "northgate_lead",
+        "daniel.osei@northgate.example",
+        "Dr Daniel Osei",
+        "Clinical lead; Consultant Physician, Northgate",
+        (("northgate", Role.CLINICAL_LEAD),),
+    ),
+    DemoUser(
         "westmoor_lead",
         "ioana.popescu@westmoor.example",
         "Dr Ioana Popescu",

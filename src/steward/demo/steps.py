@@ -141,16 +141,24 @@ def assess(scene: Scene, tool: Tool, product: Product, team: Team, risks: tuple[
     scene.hazards(tool, team.cso, risks)
 
 
-def mdt(scene: Scene, tool: Tool) -> None:
-    scene.acting("chair", "riverside")
-    members = (
-        ("clinical_lead", Role.CLINICAL_LEAD),
-        ("cso", Role.CLINICAL_SAFETY_OFFICER),
-        ("dpo", Role.IG_DPO),
-        ("security", Role.IT_SECURITY),
-        ("finance", Role.FINANCE),
-        ("patient_rep", Role.PATIENT_REPRESENTATIVE),
-    )
+RIVERSIDE_MDT = (
+    ("clinical_lead", Role.CLINICAL_LEAD),
+    ("cso", Role.CLINICAL_SAFETY_OFFICER),
+    ("dpo", Role.IG_DPO),
+    ("security", Role.IT_SECURITY),
+    ("finance", Role.FINANCE),
+    ("patient_rep", Role.PATIENT_REPRESENTATIVE),
+)
+
+
+def mdt(
+    scene: Scene,
+    tool: Tool,
+    by: str = "chair",
+    members: tuple[tuple[str, Role], ...] = RIVERSIDE_MDT,
+) -> None:
+    """Put ``members`` (user key, role) on the tool's MDT, as user ``by``."""
+    scene.acting(by, scene.organisation_of(tool).slug)
     for key, role in members:
         add_mdt_member(scene.session, tool, scene.cast.users[key], role)
 

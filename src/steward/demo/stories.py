@@ -240,6 +240,7 @@ def _scribe(scene: Scene, priority: Priority) -> Tool:
     product = c.SCRIBE
     tool = scene.propose("member", "riverside", product, priority=priority)
     s.facts(scene, tool, product, "data_scientist", hti1=False, chai=False)
+    s.mdt(scene, tool, members=(("clinical_lead", Role.CLINICAL_LEAD),))
     scene.acting("member", "riverside")
     core = dtac_answers(product, "core")
     answer_dtac(scene.session, tool, {k: v for k, v in core.items() if k[0] in "AB"})
@@ -333,10 +334,11 @@ def _northgate_dews(scene: Scene, evaluations: DemoEvaluations) -> Tool:
     product = c.DEWS
     team = s.NORTHGATE
     reason = "Regional programme: adopt the deterioration score already live at Riverside"
-    tool = scene.propose("northgate_chair", "northgate", product, no_priority_reason=reason)
+    tool = scene.propose("northgate_lead", "northgate", product, no_priority_reason=reason)
     s.facts(scene, tool, product, "northgate_chair", hti1=True, chai=True)
     s.into_assessment(scene, tool, team, "Reuse Riverside's assessment where it applies")
     s.assess(scene, tool, product, team, s.DEWS_RISKS)
+    s.mdt(scene, tool, team.chair, _NORTHGATE_MDT)
     s.into_silent_pilot(scene, tool, team)
     scene.acting("northgate_chair", "northgate")
     s.deployments(scene, tool, (("northgate-main", "Medical wards"),), DeploymentStatus.PLANNED)
@@ -369,6 +371,14 @@ def _northgate_dews(scene: Scene, evaluations: DemoEvaluations) -> Tool:
     return tool
 
 
+_NORTHGATE_MDT = (
+    ("northgate_lead", Role.CLINICAL_LEAD),
+    ("northgate_cso", Role.CLINICAL_SAFETY_OFFICER),
+    ("dpo", Role.IG_DPO),
+    ("security", Role.IT_SECURITY),
+)
+
+
 def _westmoor_proposal(scene: Scene) -> Tool:
     """Westmoor proposes the product two trusts of the region have already assessed."""
     priority = scene.priority(
@@ -378,4 +388,6 @@ def _westmoor_proposal(scene: Scene) -> Tool:
         "Acute medicine",
         "Fewer cardiac arrest calls on general wards (now 2.1 per 1,000 admissions)",
     )
-    return scene.propose("westmoor_lead", "westmoor", c.DEWS, priority=priority)
+    tool = scene.propose("westmoor_lead", "westmoor", c.DEWS, priority=priority)
+    s.mdt(scene, tool, "westmoor_lead", (("westmoor_lead", Role.CLINICAL_LEAD),))
+    return tool

@@ -1,7 +1,7 @@
 """evaluation workbench: data sets uploaded for evaluation and evaluation runs
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-22 16:41:52.831804
 """
 
@@ -15,8 +15,8 @@ from sqlalchemy.dialects import postgresql
 
 import steward.db.base
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

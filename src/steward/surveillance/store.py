@@ -1,0 +1,212 @@
+"""Bulk database access of surveillance: chunked look-ups, multi-row inserts and additive upserts
+of window cells. SQLite uses SQLAlchemy Core ``executemany`` with ``ON CONFLICT``; PostgreSQL
+streams rows with ``COPY`` (into the table, or into a temporary table merged with one
+``INSERT ... ON CONFLICT DO UPDATE``), which is what makes bulk ingestion fast there."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, case, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from steward.cube.model import STATS
+from steward.surveillance.cells import Deltas
+from steward.surveillance.models import FeatureCell, FeedbackCell, ScoreCell
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+#: Identifiers per ``IN (...)`` look-up (SQLite allows 32,766 bound parameters per statement).
+CHUNK = 5_000
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def among(session: Session, column: Any, values: Sequence[str]) -> Iterator[ColumnElement[bool]]:
+    """Conditions ``column IN values``, one per chunk: on PostgreSQL a single array parameter
+    (``= ANY(...)``), elsewhere ``IN`` lists short enough for SQLite's parameter limit."""
+    if _postgres(session):
+        for part in chunks(values, 100_000):
+            yield column == any_(bindparam(None, list(part), type_=postgresql.ARRAY(column.type)))
+        return
+    for part in chunks(values):
+        yield column.in_(part)
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _arrow(values: Any) -> pa.Array:
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        return pa.array(values)
+    items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    if items and isinstance(items[0], uuid.UUID):
+        items = [str(v) for v in items]
+    if items and isinstance(items[0], datetime):
+        # pyarrow converts aware datetimes one by one through their zone (slow): exact integer
+        # microseconds since the epoch instead
+        micros = [(t - EPOCH) // MICROSECOND for t in items]
+        return pa.array(micros, pa.int64()).cast(pa.timestamp("us", "UTC"))
+    return pa.array(items)
+
+
+def _copy(session: Session, name: str, columns: dict[str, Any]) -> None:
+    """Stream columns into table ``name`` with PostgreSQL ``COPY ... (FORMAT csv)``.
+
+    pyarrow writes the CSV in one call (strings quoted, so an empty string stays one; a missing
+    value is an unquoted empty field, which COPY reads as NULL).
+    """
+    table = pa.table({k: _arrow(v) for k, v in columns.items()})
+    buffer = io.BytesIO()
+    pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
+    raw: Any = session.connection().connection.dbapi_connection
+    statement = f"COPY {name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.write(buffer.getvalue())
+
+
+def _event_columns(table: Table, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    encoded = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    columns: dict[str, Any] = {}
+    for column in table.columns:
+        values = [row[column.name] for row in rows]
+        if column.name in encoded:
+            values = [None if v is None else json.dumps(v) for v in values]
+        columns[column.name] = values
+    return columns
+
+
+def dialect_insert(session: Session, table: Table) -> Any:
+    """The dialect's INSERT construct (with ``on_conflict_do_*``) for the session's database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def stored_digests(
+    session: Session, table: Table, deployment_id: uuid.UUID, event_ids: Sequence[str]
+) -> dict[str, str]:
+    """``event_id -> digest`` of the events of ``event_ids`` already stored."""
+    found: dict[str, str] = {}
+    for condition in among(session, table.c.event_id, list(event_ids)):
+        rows = session.execute(
+            select(table.c.event_id, table.c.digest).where(
+                table.c.deployment_id == deployment_id, condition
+            )
+        )
+        found.update((str(r[0]), str(r[1])) for r in rows)
+    return found
+
+
+def insert_new(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows known to be new; a row stored meanwhile is skipped rather than failing."""
+    if not rows:
+        return
+    if _postgres(session):
+        # the caller holds the writers' lock and has checked the event ids: all rows are new
+        _copy(session, table.name, _event_columns(table, rows))
+        return
+    statement = dialect_insert(session, table).on_conflict_do_nothing(
+        index_elements=["deployment_id", "event_id"]
+    )
+    session.execute(statement, rows)
+
+
+def _add_cells(
+    session: Session,
+    table: Table,
+    keys: Sequence[str],
+    values: Sequence[str],
+    deployment_id: uuid.UUID,
+    deltas: Deltas,
+) -> None:
+    if not deltas.size:
+        return
+    if _postgres(session):
+        columns = {"deployment_id": [str(deployment_id)] * deltas.size, **deltas.columns()}
+        _merge_postgres(session, table, keys, values, columns)
+        return
+    batch = [dict(row, deployment_id=deployment_id) for row in deltas.rows()]
+    statement = dialect_insert(session, table)
+    count = table.c[values[0]]
+    total = count + statement.excluded[values[0]]
+    # sums of a cell whose count returns to zero are reset, so rounding never leaves residue
+    updates = {values[0]: total}
+    updates |= {
+        name: case((total == 0, 0.0), else_=table.c[name] + statement.excluded[name])
+        for name in values[1:]
+    }
+    statement = statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
+    session.execute(statement, batch)
+
+
+def _merge_postgres(
+    session: Session,
+    table: Table,
+    keys: Sequence[str],
+    values: Sequence[str],
+    batch: dict[str, Any],
+) -> None:
+    staging = f"staging_{uuid.uuid4().hex[:12]}"
+    session.execute(text(f"CREATE TEMPORARY TABLE {staging} (LIKE {table.name}) ON COMMIT DROP"))
+    _copy(session, staging, batch)
+    total = f"{table.name}.{values[0]} + EXCLUDED.{values[0]}"
+    updates = [f"{values[0]} = {total}"] + [
+        f"{v} = CASE WHEN {total} = 0 THEN 0 ELSE {table.name}.{v} + EXCLUDED.{v} END"
+        for v in values[1:]
+    ]
+    columns = ", ".join(batch)
+    session.execute(
+        text(
+            f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {staging} "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(updates)}"
+        )
+    )
+    session.execute(text(f"DROP TABLE {staging}"))
+
+
+SCORE_KEYS = ("deployment_id", "grain", "window_start", "dim", "level", "bin", "label")
+FEATURE_KEYS = ("deployment_id", "grain", "window_start", "feature", "bin")
+FEEDBACK_KEYS = ("deployment_id", "grain", "window_start", "dim", "level")
+
+
+def add_score_cells(session: Session, deployment_id: uuid.UUID, deltas: Deltas) -> None:
+    """Add score-cell deltas (from :func:`steward.surveillance.cells.score_deltas`)."""
+    table = ScoreCell.__table__
+    assert isinstance(table, Table)
+    _add_cells(session, table, SCORE_KEYS, STATS, deployment_id, deltas)
+
+
+def add_feature_cells(session: Session, deployment_id: uuid.UUID, deltas: Deltas) -> None:
+    table = FeatureCell.__table__
+    assert isinstance(table, Table)
+    _add_cells(session, table, FEATURE_KEYS, ("n",), deployment_id, deltas)
+
+
+def add_feedback_cells(session: Session, deployment_id: uuid.UUID, deltas: Deltas) -> None:
+    table = FeedbackCell.__table__
+    assert isinstance(table, Table)
+    _add_cells(session, table, FEEDBACK_KEYS, ("n", "overridden"), deployment_id, deltas)
+
+
+__all__ = [
+    "add_feature_cells",
+    "add_feedback_cells",
+    "add_score_cells",
+    "chunks",
+    "insert_new",
+    "stored_digests",
+]
