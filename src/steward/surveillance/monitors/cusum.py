@@ -63,7 +63,11 @@ def increment(counts: LevelCounts, odds_ratio: float) -> Increment:
 
 
 def increments(stats: FloatArray, edges: FloatArray, odds_ratio: float) -> list[Increment]:
-    """:func:`increment` of a stack of windows, ``stats[window, bin, label, stat]``, at once."""
+    """:func:`increment` of a stack of windows, ``stats[window, bin, label, stat]``, at once.
+
+    Only the negative and positive labels and the stats ``n``, ``sum_p``, ``sum_p2`` are read,
+    so a slice ``stats[..., :2, :3]`` of the cubes suffices.
+    """
     labelled = stats[:, :, NEGATIVE, :] + stats[:, :, POSITIVE, :]
     m = labelled[..., stat_index("n")]
     s1 = labelled[..., stat_index("sum_p")]

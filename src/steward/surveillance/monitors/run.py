@@ -101,11 +101,17 @@ def calibration_cusum(
     windows: Sequence[WindowData],
     limits: Mapping[ChartKey, ChartLimit],
     odds_ratio: float,
+    since: dt.date | None = None,
 ) -> list[Finding]:
-    """Both CUSUM charts of every subject with a limit, over ``windows`` in time order."""
+    """Both CUSUM charts of every subject with a limit, over ``windows`` in time order.
+
+    Charts always run from the first window; findings are made for windows from ``since`` on.
+    """
     findings = []
-    for (subject, side), limit in limits.items():
-        ratio = cusum.odds_ratio_for(side, odds_ratio)
+    by_subject: dict[Subject, list[ChartLimit]] = {}
+    for (subject, _), limit in limits.items():
+        by_subject.setdefault(subject, []).append(limit)
+    for subject, subject_limits in by_subject.items():
         chosen: list[Window] = []
         stacked: list[FloatArray] = []
         edges: FloatArray | None = None
@@ -113,13 +119,18 @@ def calibration_cusum(
             counts = counts_for(data.cube, subject)
             if counts is not None:
                 chosen.append(data.window)
-                stacked.append(np.asarray(counts.stats, dtype=np.float64))
+                # Only n, sum p and sum p^2 of labelled rows enter the chart.
+                stacked.append(counts.stats[:, :2, :3])
                 edges = np.asarray(counts.edges, dtype=np.float64)
         if edges is None:
             continue
-        incs = cusum.increments(np.stack(stacked), edges, ratio)
-        for point in cusum.run_chart(chosen, incs, limit.h):
-            findings.append(cusum.finding(point, side, subject, limit.h, ratio))
+        stats = np.stack(stacked)
+        for limit in subject_limits:
+            ratio = cusum.odds_ratio_for(limit.side, odds_ratio)
+            incs = cusum.increments(stats, edges, ratio)
+            for point in cusum.run_chart(chosen, incs, limit.h):
+                if since is None or point.window.start >= since:
+                    findings.append(cusum.finding(point, limit.side, subject, limit.h, ratio))
     return findings
 
 
@@ -139,8 +150,12 @@ def run_monitors(
     def windows(grain: Grain) -> Sequence[WindowData]:
         return history.get(grain, ())
 
+    def due(grain: Grain) -> Sequence[WindowData]:
+        """Windows judged by the periodic (non-chart) monitors in this run."""
+        return [d for d in windows(grain) if since is None or d.window.start >= since]
+
     if config.drift.enabled:
-        for data in windows(config.drift.grain):
+        for data in due(config.drift.grain):
             for subject in chosen:
                 found = score_drift(data, reference, config.drift, subject)
                 if found is not None:
@@ -151,20 +166,20 @@ def run_monitors(
         settings = config.estimated_performance.model_copy(
             update={"sigma": widened_sigma(config.estimated_performance.sigma, k)}
         )
-        for data in windows(settings.grain):
+        for data in due(settings.grain):
             for subject in chosen:
                 findings.extend(
                     estimated_performance(data, reference, settings, threshold, subject)
                 )
     if config.realised.enabled:
-        for data in windows(config.realised.grain):
+        for data in due(config.realised.grain):
             findings.extend(realised_performance(data, reference, config.realised, chosen))
     if config.cusum.enabled:
         limits = (
             cusum_limits_ if cusum_limits_ is not None else cusum_limits(reference, config, chosen)
         )
         findings.extend(
-            calibration_cusum(windows(config.cusum.grain), limits, config.cusum.odds_ratio)
+            calibration_cusum(windows(config.cusum.grain), limits, config.cusum.odds_ratio, since)
         )
     if config.ewma.enabled:
         width = widened_sigma(config.ewma.width, k)
