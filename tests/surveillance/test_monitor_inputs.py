@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -17,6 +18,8 @@ from steward.surveillance.monitors import (
     Window,
     default_config,
     monitor_config,
+    reference_from_windows,
+    window_data,
 )
 from steward.surveillance.policies import load_policy
 
@@ -91,3 +94,40 @@ def test_configuration_errors_name_each_field() -> None:
         assert path in message
     with pytest.raises(InputError, match="version"):
         monitor_config({"version": "0"})
+
+
+@dataclass(frozen=True)
+class _Stored:
+    cuts: tuple[float, ...]
+    counts: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Feedback:
+    n: int
+    overridden: int
+
+
+def test_window_store_results_become_monitor_inputs() -> None:
+    from steward.cube import Cube, Margin, edges_with_thresholds
+
+    edges = edges_with_thresholds(10)
+    cube = Cube(margins={(): Margin((), ((),), edges, np.zeros((1, 10, 3, 8)))})
+    days = [Window("day", dt.date(2025, 1, d)) for d in (1, 2)]
+    data = [
+        window_data(
+            w,
+            cube,
+            {"hr": _Stored((60.0, 100.0), np.array([1.0, 5.0, 2.0]))},
+            {(): {(): _Feedback(10, 2)}, ("sex",): {("F",): _Feedback(4, 1)}},
+        )
+        for w in days
+    ]
+    hr = data[0].features["hr"]
+    assert hr.edges is not None
+    assert hr.edges.tolist() == [-np.inf, 60.0, 100.0, np.inf]
+    assert data[0].feedback[Subject(("sex",), ("F",))] == FeedbackCounts(4, 1)
+    reference = reference_from_windows(data)
+    assert reference.days == 2
+    assert reference.features["hr"].counts.tolist() == [2.0, 10.0, 4.0]
+    assert reference.feedback[OVERALL] == FeedbackCounts(20, 4)

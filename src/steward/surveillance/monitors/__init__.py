@@ -23,7 +23,9 @@ from steward.surveillance.monitors.inputs import (
     Window,
     WindowData,
     counts_for,
+    reference_from_windows,
     subjects,
+    window_data,
 )
 from steward.surveillance.monitors.pchart import override_chart, p_chart_limits
 from steward.surveillance.monitors.psi import (
@@ -78,8 +80,10 @@ __all__ = [
     "p_chart_limits",
     "psi",
     "realised_performance",
+    "reference_from_windows",
     "run_chart",
     "run_monitors",
     "score_drift",
     "subjects",
+    "window_data",
 ]

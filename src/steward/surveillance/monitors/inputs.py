@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -236,3 +236,78 @@ class Reference:
     def __post_init__(self) -> None:
         if not self.days > 0:
             raise ValueError("the reference period must last a positive number of days")
+
+
+class StoredHistogram(Protocol):
+    """A stored feature histogram: ``counts`` in the bins cut at ``cuts``."""
+
+    @property
+    def cuts(self) -> tuple[float, ...]: ...
+
+    @property
+    def counts(self) -> FloatArray: ...
+
+
+class StoredFeedback(Protocol):
+    """Stored feedback counts of one window and subject."""
+
+    @property
+    def n(self) -> int: ...
+
+    @property
+    def overridden(self) -> int: ...
+
+
+def window_data(
+    window: Window,
+    cube: Cube,
+    histograms: Mapping[str, StoredHistogram] | None = None,
+    feedback: Mapping[tuple[str, ...], Mapping[tuple[str | None, ...], StoredFeedback]]
+    | None = None,
+) -> WindowData:
+    """A :class:`WindowData` from what the window store returns (``steward.surveillance.windows``).
+
+    ``histograms`` maps feature name to cut points and counts (the first bin below the first
+    cut, the last from the last cut up); ``feedback`` maps margin dims to level to counts, with
+    ``{(): {(): overall}}`` for all predictions.
+    """
+    features = {
+        name: FeatureHistogram(
+            np.asarray(h.counts, dtype=np.float64),
+            edges=np.concatenate([[-np.inf], np.asarray(h.cuts, dtype=np.float64), [np.inf]]),
+        )
+        for name, h in (histograms or {}).items()
+    }
+    counts = {
+        Subject(dims, level): FeedbackCounts(float(c.n), float(c.overridden))
+        for dims, levels in (feedback or {}).items()
+        for level, c in levels.items()
+    }
+    return WindowData(window, cube, features, counts)
+
+
+def reference_from_windows(windows: Sequence[WindowData]) -> Reference:
+    """The windows merged into one reference period (e.g. the first live months)."""
+    if not windows:
+        raise ValueError("a reference period needs at least one window")
+    cube = windows[0].cube
+    for data in windows[1:]:
+        cube = cube.merge(data.cube)
+    features: dict[str, FeatureHistogram] = {}
+    feedback: dict[Subject, FeedbackCounts] = {}
+    for data in windows:
+        for name, h in data.features.items():
+            old = features.get(name)
+            if old is not None and not old.same_bins(h):
+                raise ValueError(f"feature {name!r} changed bins within the reference period")
+            features[name] = (
+                h
+                if old is None
+                else FeatureHistogram(
+                    old.counts + h.counts, old.edges, old.categories, old.missing + h.missing
+                )
+            )
+        for subject, c in data.feedback.items():
+            feedback[subject] = c if subject not in feedback else feedback[subject] + c
+    days = float(sum(d.window.days for d in windows))
+    return Reference(cube=cube, days=days, features=features, feedback=feedback)
