@@ -33,6 +33,7 @@ from steward.auth.tokens import Principal
 from steward.db.base import utcnow
 from steward.errors import StewardError
 from steward.registry.errors import ForbiddenError
+from steward.registry.kinds import OrganisationKind
 from steward.registry.models import Organisation, User
 from steward.registry.organisations import subtree_ids
 
@@ -59,6 +60,7 @@ class Viewer:
     seats: tuple[Seat, ...]
     csrf: str
     scope_ids: frozenset[uuid.UUID]
+    seat_is_region: bool = False
 
     @property
     def role(self) -> Role:
@@ -113,6 +115,7 @@ def get_viewer(request: Request, session: SessionDep, settings: SettingsDep) -> 
         seats=seats,
         csrf=csrf_token(settings.require_secret_key(), token),
         scope_ids=frozenset(subtree_ids(session, organisation.id)),
+        seat_is_region=organisation.kind is OrganisationKind.REGION,
     )
     request.state.viewer = viewer
     return viewer

@@ -78,7 +78,7 @@ def portfolio_page(
         total=len(rows),
         filters=form,
         organisations=tuple((slug, name) for slug, name, _ in orgs),
-        regional=len(orgs) > 1,
+        regional=len({row.organisation for row in rows}) > 1 or viewer.seat_is_region,
         scope_name=viewer.seat.organisation_name,
         can_propose=viewer.may("proposals:create"),
     )
