@@ -74,6 +74,7 @@ def signal(
     monitor: str = "calibration_cusum",
     subject: str = "",
     start: datetime = datetime(2026, 3, 16, tzinfo=UTC),
+    metric: str = "upper",
 ) -> AlertSignal:
     return AlertSignal(
         deployment_id=deployment_id,
@@ -84,6 +85,7 @@ def signal(
         severity=severity,
         summary=f"{monitor} crossed its limit",
         subject=subject,
+        metric=metric,
         details={"statistic": 5.2, "limit": 4.0},
     )
 

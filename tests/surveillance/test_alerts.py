@@ -33,19 +33,17 @@ def _raise(sessions: sessionmaker[StewardSession], *signals: object) -> list[Ale
 
 def test_same_monitor_subject_and_window_alerts_once(orgs: sessionmaker[StewardSession]) -> None:
     deployed = deployed_tool(orgs)
-    first, again, subgroup = _raise(
+    first, again, subgroup, other_series = _raise(
         orgs,
         signal(deployed.deployment_id),
         signal(deployed.deployment_id, Severity.CRITICAL),
         signal(deployed.deployment_id, subject="sex=female"),
+        signal(deployed.deployment_id, metric="lower"),
     )
     assert first is not None
     assert subgroup is not None
+    assert other_series is not None
     assert again is None
-    (later,) = _raise(
-        orgs, signal(deployed.deployment_id, start=first.window_start + timedelta(days=7))
-    )
-    assert later is not None
     with orgs() as session:
         assert len(session.scalars(select(Alert)).all()) == 3
         opened = session.scalars(select(AlertEvent).where(AlertEvent.action == "opened")).all()
@@ -55,6 +53,34 @@ def test_same_monitor_subject_and_window_alerts_once(orgs: sessionmaker[StewardS
         ).all()
         assert {e.actor for e in audited} == {"system:surveillance"}
         assert len(audited) == 3
+
+
+def test_a_persisting_condition_is_noted_on_its_unresolved_alert(
+    orgs: sessionmaker[StewardSession],
+) -> None:
+    deployed = deployed_tool(orgs)
+    (first,) = _raise(orgs, signal(deployed.deployment_id))
+    assert first is not None
+    week = timedelta(days=7)
+    (recurred,) = _raise(orgs, signal(deployed.deployment_id, start=first.window_start + week))
+    assert recurred is None
+    (raised,) = _raise(
+        orgs, signal(deployed.deployment_id, Severity.CRITICAL, start=first.window_start + 2 * week)
+    )
+    assert raised is not None
+    assert (raised.id, raised.severity) == (first.id, Severity.CRITICAL)
+    with unit_of_work(orgs, SYSTEM) as session:
+        resolve(session, get_alert(session, first.id), "user:cso", "fixed", frozenset(Role))
+    (after,) = _raise(orgs, signal(deployed.deployment_id, start=first.window_start + 3 * week))
+    assert after is not None
+    assert after.id != first.id
+    with orgs() as session:
+        actions = session.scalars(
+            select(AlertEvent.action)
+            .where(AlertEvent.alert_id == first.id)
+            .order_by(AlertEvent.created_at)
+        ).all()
+        assert actions == ["opened", "recurred", "severity_raised", "resolved"]
 
 
 def test_unknown_grain_is_refused(orgs: sessionmaker[StewardSession]) -> None:
@@ -142,7 +168,10 @@ def _alerts(api: Api, n: int) -> tuple[str, list[Alert]]:
     start = signal(deployed.deployment_id).window_start
     raised = _raise(
         api.sessions,
-        *[signal(deployed.deployment_id, start=start - timedelta(days=7 * i)) for i in range(n)],
+        *[
+            signal(deployed.deployment_id, monitor=f"m{i}", start=start - timedelta(days=7 * i))
+            for i in range(n)
+        ],
     )
     return str(deployed.deployment_id), [a for a in raised if a is not None]
 

@@ -38,7 +38,7 @@ def test_status_shows_last_run_and_open_alerts(
     assert result.exit_code == 0, result.output
     assert str(deployed.deployment_id) in result.output
     assert "score_psi at" in result.output
-    assert "2 (2 critical)" in result.output
+    assert "1 (1 critical)" in result.output
 
 
 def test_run_now_prints_what_it_did_and_refuses_unknown_deployments(

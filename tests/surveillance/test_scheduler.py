@@ -16,7 +16,7 @@ from sqlalchemy.orm import sessionmaker
 from steward.db.engine import make_engine
 from steward.db.session import StewardSession, session_factory, unit_of_work
 from steward.registry.models import LifecycleState
-from steward.surveillance.alerts.models import Alert
+from steward.surveillance.alerts.models import Alert, AlertEvent
 from steward.surveillance.scheduler.models import MonitorRun, RunStatus
 from steward.surveillance.scheduler.runs import MAX_ATTEMPTS, claim_next, finish
 from steward.surveillance.scheduler.windows import (
@@ -92,14 +92,16 @@ def test_a_run_executes_raises_alerts_once_and_reports(orgs: sessionmaker[Stewar
     report = Scheduler(orgs, suite, {}, worker="a").tick(NOW)
     assert report.planned == 2
     assert [r.status for r in report.runs] == ["done", "done"]
-    assert [len(r.alerts) for r in report.runs] == [1, 1]
+    # The second window finds the condition still there: noted on the first alert, no new one.
+    assert [len(r.alerts) for r in report.runs] == [1, 0]
     assert Scheduler(orgs, suite, {}, worker="b").tick(NOW).runs == []
     assert len(suite.calls) == 2
     with orgs() as session:
-        assert session.scalar(select(func.count()).select_from(Alert)) == 2
+        assert session.scalar(select(func.count()).select_from(Alert)) == 1
         runs = session.scalars(select(MonitorRun)).all()
         assert {(r.status, r.findings, r.alerts, r.claimed_by) for r in runs} == {
-            (RunStatus.DONE, 2, 1, "a")
+            (RunStatus.DONE, 2, 1, "a"),
+            (RunStatus.DONE, 2, 0, "a"),
         }
     assert deployed.deployment_id in {j.deployment_id for j in suite.calls}
 
@@ -139,7 +141,10 @@ def test_racing_workers_run_each_monitor_window_exactly_once(db_url: str) -> Non
             runs = session.scalars(select(MonitorRun)).all()
             assert len(runs) == planned
             assert all(r.status is RunStatus.DONE and r.attempts == 1 for r in runs)
-            assert session.scalar(select(func.count()).select_from(Alert)) == planned
+            # One alert per deployment, monitor and subject; every later window is noted on it.
+            assert session.scalar(select(func.count()).select_from(Alert)) == 9
+            recurred = select(func.count()).where(AlertEvent.action == "recurred")
+            assert session.scalar(recurred) == planned - 9
     finally:
         for engine in engines:
             engine.dispose()

@@ -43,6 +43,7 @@ class AlertOut(BaseModel):
     deployment_id: uuid.UUID
     tool_id: uuid.UUID
     monitor: str
+    metric: str
     subject: str
     grain: str
     window_start: datetime

@@ -33,15 +33,24 @@ SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
 class Alert(IdMixin, CreatedMixin, Base):
-    """One alarm of one monitor, for one subject (overall or a subgroup), in one window.
+    """One alarm of one monitor (and one of its series, ``metric``), for one subject (overall or
+    a subgroup), in one window.
 
     The unique key is what deduplication rests on: a monitor that fires again for the same
-    subject and window updates nothing and notifies nobody twice.
+    series, subject and window updates nothing and notifies nobody twice.
     """
 
     __tablename__ = "alerts"
     __table_args__ = (
-        UniqueConstraint("deployment_id", "monitor", "subject", "grain", "window_start"),
+        UniqueConstraint(
+            "deployment_id",
+            "monitor",
+            "metric",
+            "subject",
+            "grain",
+            "window_start",
+            name="uq_alerts_dedup",
+        ),
         Index("ix_alerts_deployment_status", "deployment_id", "status"),
     )
 
@@ -52,6 +61,7 @@ class Alert(IdMixin, CreatedMixin, Base):
         ForeignKey("tools.id", ondelete="RESTRICT"), index=True
     )
     monitor: Mapped[str] = mapped_column(String(100))
+    metric: Mapped[str] = mapped_column(String(100), default="", server_default="")
     subject: Mapped[str] = mapped_column(String(200), default="")
     grain: Mapped[str] = mapped_column(String(10))
     window_start: Mapped[datetime]

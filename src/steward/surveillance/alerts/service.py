@@ -21,7 +21,13 @@ from steward.auth.roles import Role
 from steward.db.base import utcnow
 from steward.registry.errors import ConflictError, ForbiddenError, NotFoundError, invalid
 from steward.registry.models import Deployment, ToolVersion
-from steward.surveillance.alerts.models import Alert, AlertEvent, AlertStatus, Severity
+from steward.surveillance.alerts.models import (
+    SEVERITY_RANK,
+    Alert,
+    AlertEvent,
+    AlertStatus,
+    Severity,
+)
 
 REVIEW_ROLES = frozenset({Role.CLINICAL_SAFETY_OFFICER, Role.CLINICAL_LEAD, Role.COMMITTEE_CHAIR})
 """Who may close an alert whose response policy requires a safety review."""
@@ -41,6 +47,7 @@ class AlertSignal:
     severity: Severity
     summary: str
     subject: str = ""
+    metric: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -57,16 +64,34 @@ def tool_of_deployment(session: Session, deployment_id: uuid.UUID) -> uuid.UUID:
 
 
 def raise_alert(session: Session, signal: AlertSignal, actor: str) -> Alert | None:
-    """Open an alert for ``signal``; None when this monitor, subject and window already alerted."""
+    """Open an alert for ``signal`` and return it, or None when nothing new needs a response.
+
+    Nothing is new when this monitor, series, subject and window already alerted, or when an
+    alert for the same monitor, series and subject is still unresolved: the condition persists,
+    so the later window is noted on that alert (``recurred``) instead of alerting again. If the
+    later finding is more severe, the unresolved alert is raised to that severity and returned,
+    so the response to the higher severity is carried out.
+    """
     if signal.grain not in GRAINS:
         raise invalid("grain", f"{signal.grain!r} is not one of {', '.join(GRAINS)}")
     if session.scalar(select(Alert.id).where(*_key(signal))) is not None:
+        return None
+    ongoing = _unresolved(session, signal)
+    if ongoing is not None:
+        window = f"{signal.grain} window from {signal.window_start:%Y-%m-%d}: {signal.summary}"
+        if SEVERITY_RANK[signal.severity] > SEVERITY_RANK[ongoing.severity]:
+            note = f"{ongoing.severity.value} -> {signal.severity.value} in the {window}"
+            ongoing.severity = signal.severity
+            record_event(session, ongoing, "severity_raised", actor, note)
+            return ongoing
+        record_event(session, ongoing, "recurred", actor, f"again in the {window}")
         return None
     alert = Alert(
         id=uuid.uuid4(),
         deployment_id=signal.deployment_id,
         tool_id=tool_of_deployment(session, signal.deployment_id),
         monitor=signal.monitor,
+        metric=signal.metric,
         subject=signal.subject,
         grain=signal.grain,
         window_start=signal.window_start,
@@ -87,10 +112,27 @@ def raise_alert(session: Session, signal: AlertSignal, actor: str) -> Alert | No
     return alert
 
 
+def _unresolved(session: Session, signal: AlertSignal) -> Alert | None:
+    return session.scalar(
+        select(Alert)
+        .where(
+            Alert.deployment_id == signal.deployment_id,
+            Alert.monitor == signal.monitor,
+            Alert.metric == signal.metric,
+            Alert.subject == signal.subject,
+            Alert.grain == signal.grain,
+            Alert.status != AlertStatus.RESOLVED,
+        )
+        .order_by(Alert.window_start.desc())
+        .limit(1)
+    )
+
+
 def _key(signal: AlertSignal) -> tuple[Any, ...]:
     return (
         Alert.deployment_id == signal.deployment_id,
         Alert.monitor == signal.monitor,
+        Alert.metric == signal.metric,
         Alert.subject == signal.subject,
         Alert.grain == signal.grain,
         Alert.window_start == signal.window_start,
