@@ -20,7 +20,7 @@ from sqlalchemy.orm import sessionmaker
 from steward.audit.context import AuditContext
 from steward.audit.recorder import lock_chain_head
 from steward.db.base import utcnow
-from steward.db.session import StewardSession, unit_of_work
+from steward.db.session import StewardSession, read_only_unit, unit_of_work
 from steward.surveillance.alerts.service import raise_alert
 from steward.surveillance.notify.dispatch import deliver_all, deliver_pending
 from steward.surveillance.notify.transport import Transport
@@ -104,8 +104,10 @@ class Scheduler:
         context = self._context()
         now = now or utcnow()
         try:
-            with unit_of_work(self.sessions, context) as session:
+            # The monitor only reads: on SQLite it must not hold the write lock while it computes.
+            with read_only_unit(self.sessions) as session:
                 result = self.suite.run(session, job)
+            with unit_of_work(self.sessions, context) as session:
                 lock_chain_head(session)
                 opened, notifications = [], []
                 for signal in result.signals:
