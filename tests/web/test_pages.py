@@ -4,6 +4,7 @@ the public register, intake and priorities, and the audit trail with chain verif
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -13,9 +14,12 @@ from steward.auth.models import BrowserSession
 from steward.auth.roles import Role
 from steward.db.session import unit_of_work
 from steward.registry.intake import Priority, Proposal
+from steward.registry.kinds import OrganisationKind
 from steward.registry.models import LifecycleState, Tool
-from steward.registry.organisations import organisation_by_slug
-from steward.registry.tools import register_tool
+from steward.registry.organisations import create_organisation, organisation_by_slug
+from steward.registry.tools import add_version, deploy, register_tool
+from steward.surveillance.alerts.models import Severity
+from steward.surveillance.alerts.service import AlertSignal, raise_alert
 from steward.web.deps import PUBLIC_PAGES
 
 from .conftest import ACTOR, Web, csrf_of
@@ -107,6 +111,30 @@ def test_portfolio_groups_tools_by_stage_and_filters(web: Web) -> None:
     wrong = browser.get("/portfolio?stage=flying")
     assert wrong.status_code == 200
     assert "Choose a stage from the list" in wrong.text
+
+
+def test_the_portfolio_counts_each_tools_unresolved_alerts(web: Web) -> None:
+    web.user("chair@rxa.nhs.uk", ("rxa", CHAIR))
+    tool_id = _tool(web, "Sepsis Alert", state=LifecycleState.DEPLOYED)
+    with unit_of_work(web.sessions, ACTOR) as session:
+        tool = session.get_one(Tool, uuid.UUID(tool_id))
+        version = add_version(session, tool, "1.0")
+        site = create_organisation(session, "rxa-main", "Main Site", OrganisationKind.SITE, "rxa")
+        deployment = deploy(session, version, site, "Emergency department")
+        start = datetime(2026, 11, 1, tzinfo=UTC)
+        for monitor in ("calibration_cusum", "score_psi"):
+            signal = AlertSignal(
+                deployment.id,
+                monitor,
+                "week",
+                start,
+                start + timedelta(days=7),
+                Severity.CRITICAL,
+                f"{monitor} crossed its limit",
+            )
+            raise_alert(session, signal, "test:pytest")
+    page = web.browser("chair@rxa.nhs.uk").get("/portfolio").text
+    assert '<span class="badge badge--alarm">2</span>' in page
 
 
 def test_a_region_level_user_sees_every_member_organisation(web: Web) -> None:

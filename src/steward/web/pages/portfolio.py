@@ -13,8 +13,8 @@ from sqlalchemy import select
 from steward.api.deps import SessionDep
 from steward.registry.models import LifecycleState, Organisation
 from steward.registry.portfolio import STAGES, PortfolioFilter, PortfolioRow, portfolio
+from steward.surveillance.alerts.counts import open_alert_counts
 from steward.web.deps import ReadToolsPage
-from steward.web.extensions import alert_counter
 from steward.web.forms import Form
 from steward.web.templating import render
 
@@ -67,7 +67,7 @@ def portfolio_page(
         .order_by(Organisation.name)
     ).all()
     where, form = _parse_filter(stage, organisation, q, {slug: oid for slug, _, oid in orgs})
-    rows = portfolio(session, viewer.scope_ids, where, alert_counter())
+    rows = portfolio(session, viewer.scope_ids, where, open_alert_counts)
     stages = tuple(
         Stage(state, tuple(r for r in rows if r.state == state))
         for state in STAGES
