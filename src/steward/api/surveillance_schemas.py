@@ -79,6 +79,7 @@ class RejectedRowOut(BaseModel):
 class IngestOut(BaseModel):
     accepted: int = Field(description="Events stored by this request")
     duplicates: int = Field(description="Events already stored with the same content")
+    opted_out: int = Field(description="Events of patients in the opt-out register, left out")
     rejected: list[RejectedRowOut]
 
 

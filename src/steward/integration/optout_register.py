@@ -67,3 +67,19 @@ def opted_out_digests(session: Session) -> frozenset[str]:
 def opted_out_count(session: Session) -> int:
     """How many patients the register holds."""
     return int(session.scalar(select(func.count()).select_from(PatientOptOut)) or 0)
+
+
+def opted_out_among(session: Session, patient_ids: Iterable[str]) -> set[str]:
+    """Those of ``patient_ids`` who are in the register (looked up by digest, in chunks)."""
+    by_digest: dict[str, set[str]] = {}
+    for patient_id in patient_ids:
+        by_digest.setdefault(patient_digest(patient_id), set()).add(patient_id)
+    digests = list(by_digest)
+    found: set[str] = set()
+    for start in range(0, len(digests), 500):
+        chunk = digests[start : start + 500]
+        for digest in session.scalars(
+            select(PatientOptOut.digest).where(PatientOptOut.digest.in_(chunk))
+        ):
+            found |= by_digest[digest]
+    return found

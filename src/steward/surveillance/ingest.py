@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from steward.audit.context import bound_context
 from steward.audit.recorder import UnattributedChangeError, append_events, lock_chain_head
 from steward.db.base import utcnow
+from steward.integration.optout_register import opted_out_among
 from steward.surveillance import labels
 from steward.surveillance.cells import (
     ScoreBatch,
@@ -63,6 +64,7 @@ OUTCOMES: Table = OutcomeEvent.__table__  # type: ignore[assignment]
 FEEDBACK: Table = FeedbackEvent.__table__  # type: ignore[assignment]
 
 Row = TypeVar("Row", PredictionRow, OutcomeRow, FeedbackRow)
+PatientRow = TypeVar("PatientRow", PredictionRow, OutcomeRow)
 
 
 @dataclass
@@ -151,6 +153,7 @@ def ingest_predictions(
     target = _begin(session, deployment_id)
     report = IngestReport()
     received = utcnow()
+    rows, row_numbers = _without_opted_out(session, rows, row_numbers, report)
 
     def prepare(row: PredictionRow) -> tuple[str | None, dict[str, Any]]:
         problem = check_prediction(row, now)
@@ -228,10 +231,27 @@ def _label_new(
             record["label"] = label_of(values, record["label_due_at"], now)
 
 
+def _without_opted_out(
+    session: Session,
+    rows: Sequence[PatientRow],
+    numbers: Sequence[int] | None,
+    report: IngestReport,
+) -> tuple[list[PatientRow], list[int]]:
+    """The rows (and their numbers) of patients not in the opt-out register; the others are
+    left out before anything is stored, and counted in ``report.opted_out``."""
+    numbered = list(zip(numbers or range(1, len(rows) + 1), rows, strict=True))
+    patients = {row.patient_id for _, row in numbered if isinstance(row.patient_id, str)}
+    opted_out = opted_out_among(session, patients) if patients else set()
+    kept = [(n, row) for n, row in numbered if row.patient_id not in opted_out]
+    report.opted_out = len(numbered) - len(kept)
+    return [row for _, row in kept], [n for n, _ in kept]
+
+
 def _facts(report: IngestReport, records: list[dict[str, Any]], moved: int) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "accepted": report.accepted,
         "duplicates": report.duplicates,
+        "opted_out": report.opted_out,
         "rejected": len(report.rejected),
         "labels_changed": moved,
     }
@@ -258,6 +278,7 @@ def ingest_outcomes(
     target = _begin(session, deployment_id)
     report = IngestReport()
     received = utcnow()
+    rows, row_numbers = _without_opted_out(session, rows, row_numbers, report)
 
     def prepare(row: OutcomeRow) -> tuple[str | None, dict[str, Any]]:
         problem = check_outcome(row, now)

@@ -80,17 +80,20 @@ class RejectedRow:
 
 @dataclass
 class IngestReport:
-    """What one ingestion did: rows stored, rows already stored (same content), rows refused."""
+    """What one ingestion did: rows stored, rows already stored (same content), rows of
+    patients in the opt-out register (left out), rows refused."""
 
     accepted: int = 0
     duplicates: int = 0
     rejected: list[RejectedRow] = field(default_factory=list)
+    opted_out: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         rejected = sorted(self.rejected, key=lambda r: r.row)
         return {
             "accepted": self.accepted,
             "duplicates": self.duplicates,
+            "opted_out": self.opted_out,
             "rejected": [r.as_dict() for r in rejected],
         }
 

@@ -105,9 +105,9 @@ def test_single_objects_are_idempotent_and_conflicts_are_409(
     body = json.dumps(_prediction(1)).encode()
     first = _post(api, deployment, "predictions", body, "application/json")
     assert first.status_code == 200, first.text
-    assert first.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    assert first.json() == {"accepted": 1, "duplicates": 0, "opted_out": 0, "rejected": []}
     again = _post(api, deployment, "predictions", body, "application/json; charset=utf-8")
-    assert again.json() == {"accepted": 0, "duplicates": 1, "rejected": []}
+    assert again.json() == {"accepted": 0, "duplicates": 1, "opted_out": 0, "rejected": []}
     changed = json.dumps(_prediction(1, score=0.99)).encode()
     conflict = _post(api, deployment, "predictions", changed, "application/json")
     assert conflict.status_code == 409
@@ -173,7 +173,7 @@ def test_csv_and_parquet_bodies(api: Api, deployment: uuid.UUID) -> None:
     parquet = _post(
         api, deployment, "predictions", buffer.getvalue(), "application/vnd.apache.parquet"
     )
-    assert parquet.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
+    assert parquet.json() == {"accepted": 2, "duplicates": 0, "opted_out": 0, "rejected": []}
     unknown = _post(api, deployment, "predictions", b"event_id,colour\nx,red\n", "text/csv")
     assert unknown.status_code == 422
     assert "colour" in unknown.json()["detail"]
