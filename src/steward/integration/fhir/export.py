@@ -24,8 +24,9 @@ from steward.integration.fhir.transparency import (
 )
 from steward.integration.modelcard.export import gather, render
 from steward.integration.modelcard.formats import CardFormat
-from steward.registry.models import Organisation, Supplier, Tool, ToolVersion
+from steward.registry.models import Deployment, Organisation, Supplier, Tool, ToolVersion
 from steward.registry.tools import get_tool
+from steward.surveillance.models import PredictionEvent
 
 
 def device_facts(session: Session, tool: Tool, version: ToolVersion) -> DeviceFacts:
@@ -44,12 +45,36 @@ def device_facts(session: Session, tool: Tool, version: ToolVersion) -> DeviceFa
     )
 
 
-def logged_outputs(session: Session, version: ToolVersion) -> Iterator[LoggedOutput]:
-    """Outputs of ``version`` logged for surveillance (none until they are stored)."""
-    return iter(())
+#: Most logged outputs exported per version (the latest ones).
+MAX_OUTPUTS = 10_000
 
 
-def tool_bundle(session: Session, tool_id: uuid.UUID) -> tuple[dict[str, Any], int]:
+def logged_outputs(
+    session: Session, version: ToolVersion, limit: int = MAX_OUTPUTS
+) -> Iterator[LoggedOutput]:
+    """The latest ``limit`` outputs of ``version`` logged for surveillance, oldest first."""
+    rows = session.execute(
+        select(PredictionEvent)
+        .join(Deployment, Deployment.id == PredictionEvent.deployment_id)
+        .where(Deployment.version_id == version.id)
+        .order_by(PredictionEvent.predicted_at.desc(), PredictionEvent.event_id)
+        .limit(limit)
+    ).scalars()
+    for event in reversed(list(rows)):
+        # event ids are the client's; a name-based UUID is a valid FHIR id, stable per event
+        key = f"{event.deployment_id}/{event.event_id}"
+        yield LoggedOutput(
+            output_id=str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
+            patient_id=event.patient_id,
+            score=event.score,
+            occurred_at=event.predicted_at,
+            encounter_id=event.encounter_id,
+        )
+
+
+def tool_bundle(
+    session: Session, tool_id: uuid.UUID, max_outputs: int = MAX_OUTPUTS
+) -> tuple[dict[str, Any], int]:
     """The tool's Bundle and the number of logged outputs in it."""
     tool = get_tool(session, tool_id)
     versions = session.scalars(
@@ -65,7 +90,7 @@ def tool_bundle(session: Session, tool_id: uuid.UUID) -> tuple[dict[str, Any], i
         card = render(gather(session, tool.id, version.version), CardFormat.CHAI_XML)
         resources.append(validated(ai_device(facts, with_model_card=True)))
         resources.append(validated(ai_model_card(facts, card)))
-        for output in logged_outputs(session, version):
+        for output in logged_outputs(session, version, max_outputs):
             resources.append(validated(ai_output(output, facts)))
             resources.append(
                 validated(ai_provenance(output, facts, recorded, with_model_card=True))

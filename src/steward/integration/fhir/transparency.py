@@ -9,6 +9,7 @@ Pure functions from plain facts to FHIR JSON; :func:`validated` checks any of th
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -19,6 +20,8 @@ import yaml
 
 #: Identifier system of Steward's ids (tool versions, logged outputs): RFC 3986 URNs.
 URN_SYSTEM = "urn:ietf:rfc:3986"
+#: What FHIR accepts as a resource id.
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 #: R4 Device.status of each lifecycle state: only tools that may be used are active.
 ACTIVE_STATES = frozenset({"silent_pilot", "live_pilot", "deployed"})
 
@@ -63,6 +66,13 @@ class LoggedOutput:
     occurred_at: datetime
     outcome: str | None = None
     encounter_id: str | None = None
+
+
+def _patient(patient_id: str) -> dict[str, Any]:
+    """A reference to the patient: by id when it is a valid FHIR id, else by identifier."""
+    if FHIR_ID.fullmatch(patient_id):
+        return {"reference": f"Patient/{patient_id}"}
+    return {"identifier": {"value": patient_id}}
 
 
 def instant(moment: datetime) -> str:
@@ -144,7 +154,7 @@ def ai_output(output: LoggedOutput, facts: DeviceFacts) -> dict[str, Any]:
         "meta": {"security": [_coding("ai_asserted")]},
         "identifier": [{"system": URN_SYSTEM, "value": f"urn:uuid:{output.output_id}"}],
         "status": "final",
-        "subject": {"reference": f"Patient/{output.patient_id}"},
+        "subject": _patient(output.patient_id),
         "occurrenceDateTime": instant(output.occurred_at),
         "performer": {
             "reference": f"Device/{device_id(facts)}",
@@ -152,7 +162,7 @@ def ai_output(output: LoggedOutput, facts: DeviceFacts) -> dict[str, Any]:
         },
         "prediction": [prediction],
     }
-    if output.encounter_id:
+    if output.encounter_id and FHIR_ID.fullmatch(output.encounter_id):
         assessment["encounter"] = {"reference": f"Encounter/{output.encounter_id}"}
     return assessment
 

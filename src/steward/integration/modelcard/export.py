@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from steward.db.base import utcnow
@@ -18,9 +18,19 @@ from steward.integration.modelcard.formats import CardFormat
 from steward.integration.modelcard.hti1 import hti1_document
 from steward.registry.errors import NotFoundError
 from steward.registry.facts import FactsStandard
-from steward.registry.models import ModelFacts, Organisation, Supplier, Tool, ToolVersion
+from steward.registry.models import (
+    Deployment,
+    ModelFacts,
+    Organisation,
+    Supplier,
+    Tool,
+    ToolVersion,
+)
 from steward.registry.records import EvaluationRecord
 from steward.registry.tools import get_tool, latest_version
+from steward.surveillance.alerts.models import Alert, AlertStatus
+from steward.surveillance.models import PredictionEvent
+from steward.surveillance.scheduler.models import MonitorRun, RunStatus
 
 
 @dataclass(frozen=True)
@@ -79,8 +89,51 @@ def gather(session: Session, tool_id: uuid.UUID, version: str | None = None) -> 
 
 
 def monitoring_summary(session: Session, version: ToolVersion) -> str | None:
-    """What monitoring says about ``version``; None until surveillance results are stored."""
-    return None
+    """What monitoring says about ``version`` across its deployments; None when nothing has
+    been logged or run yet."""
+    sites = session.execute(
+        select(Deployment.id, Organisation.name)
+        .join(Organisation, Organisation.id == Deployment.site_id)
+        .where(Deployment.version_id == version.id)
+        .order_by(Organisation.name)
+    ).all()
+    ids = [row.id for row in sites]
+    if not ids:
+        return None
+    logged = session.execute(
+        select(
+            func.count(),
+            func.count(PredictionEvent.label),
+            func.min(PredictionEvent.predicted_at),
+            func.max(PredictionEvent.predicted_at),
+        ).where(PredictionEvent.deployment_id.in_(ids))
+    ).one()
+    runs = session.execute(
+        select(MonitorRun.monitor, func.count(), func.max(MonitorRun.window_end))
+        .where(MonitorRun.deployment_id.in_(ids), MonitorRun.status == RunStatus.DONE)
+        .group_by(MonitorRun.monitor)
+        .order_by(MonitorRun.monitor)
+    ).all()
+    if not logged[0] and not runs:
+        return None
+    alerts = session.execute(
+        select(Alert.severity, func.count())
+        .where(Alert.deployment_id.in_(ids), Alert.status != AlertStatus.RESOLVED)
+        .group_by(Alert.severity)
+    ).all()
+    names = ", ".join(dict.fromkeys(row.name for row in sites))
+    text = f"Monitored at {len(sites)} deployment(s) ({names}): {logged[0]:,} predictions logged"
+    if logged[0]:
+        text += f" from {logged[2]:%Y-%m-%d} to {logged[3]:%Y-%m-%d}, {logged[1]:,} with outcomes"
+    if runs:
+        done = sum(row[1] for row in runs)
+        latest = max(row[2] for row in runs)
+        monitors = ", ".join(row.monitor for row in runs)
+        text += f"; {done} monitor run(s) ({monitors}), latest window ending {latest:%Y-%m-%d}"
+    else:
+        text += "; no monitor has run yet"
+    open_alerts = ", ".join(f"{n} {severity.value}" for severity, n in sorted(alerts))
+    return text + f"; unresolved alerts: {open_alerts or 'none'}."
 
 
 def render(sources: CardSources, card_format: CardFormat) -> bytes:
