@@ -8,6 +8,7 @@ Responses with a documented status code must also match their documented schema.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,14 +19,18 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from schemathesis import Case
+from schemathesis import Case, Response
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+)
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from steward.api.app import create_app
 from steward.api.permissions import PERMISSIONS, declared_permission, endpoints
+from steward.api.problems import PROBLEM
 from steward.auth.roles import Role
 from steward.auth.tokens import create_token
 from steward.config import Settings
@@ -131,7 +136,7 @@ def _check(case: Case, seeded: Seeded, pick: int, aim: bool) -> None:
     case.validate_response(response, checks=CHECKS, headers=headers)
 
 
-CHECKS = [not_a_server_error, response_schema_conformance]
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 PICK = st.integers(0, len(ROLES) - 1)
 BOUNDED = {"deadline": None, "suppress_health_check": list(HealthCheck)}
 LOGIN = "/api/v1/auth/login"  # hashes a password per request: fewer examples
@@ -168,3 +173,29 @@ def test_the_seeded_ids_reach_the_services(seeded: Seeded) -> None:
         proposal = client.get(f"/api/v1/proposals/{seeded.ids['proposal_id']}", headers=headers)
     assert (tool.status_code, proposal.status_code) == (200, 200)
     assert uuid.UUID(tool.json()["id"]) == uuid.UUID(seeded.ids["tool_id"])
+
+
+def test_error_responses_are_checked_against_the_documented_problem_schema(seeded: Seeded) -> None:
+    """Regression: 422 was documented as FastAPI's JSON ``HTTPValidationError``, so the
+    problem+json bodies the API sends were never checked against any schema."""
+    headers = {"Authorization": f"Bearer {seeded.tokens[Role.COMMITTEE_CHAIR]}"}
+    listing = schema["/api/v1/tools"]["GET"].Case(query={"limit": "many"})
+    invalid = listing.call(app=seeded.app, headers=headers)
+    assert invalid.status_code == 422
+    listing.validate_response(invalid, checks=CHECKS, headers=headers)
+
+    move = schema["/api/v1/tools/{tool_id}/transitions"]["POST"].Case(
+        path_parameters={"tool_id": seeded.ids["tool_id"]}, body={"to": "deployed"}
+    )
+    refused = move.call(app=seeded.app, headers=headers)
+    assert refused.status_code == 409
+    assert refused.json()["unmet"]
+    move.validate_response(refused, checks=CHECKS, headers=headers)
+
+    # The check bites: a problem document without its status does not conform.
+    broken = invalid.json()
+    del broken["status"]
+    body = json.dumps(broken).encode()
+    forged = Response(422, {"content-type": [PROBLEM]}, body, invalid.request, 0.0, True)
+    with pytest.raises(BaseExceptionGroup, match="Response violates schema"):
+        listing.validate_response(forged, checks=[response_schema_conformance])

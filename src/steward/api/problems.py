@@ -1,4 +1,5 @@
-"""Errors as RFC 9457 problem documents (``application/problem+json``), with field paths.
+"""Errors as RFC 9457 problem documents (``application/problem+json``), with field paths, and
+their description in the OpenAPI document.
 
 Refused privileged actions are also written to the audit trail, in their own transaction since
 the request's transaction has been rolled back.
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException
 
@@ -42,6 +44,30 @@ TITLES = {
     500: "Internal error",
     503: "Service unavailable",
 }
+
+
+class FieldProblem(BaseModel):
+    field: str
+    detail: str
+
+
+class UnmetRequirement(BaseModel):
+    requirement: str
+    item: str
+    detail: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document: what every error response carries."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] = []
+    unmet: list[UnmetRequirement] = []
 
 
 def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
@@ -139,8 +165,49 @@ def _record_refusal(request: Request, action: str, after: dict[str, Any]) -> Non
         LOG.exception("could not record a refused action in the audit trail")
 
 
+def _problem_response(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {"description": description, "content": {PROBLEM: {"schema": schema}}}
+
+
+def describe_problems(schema: dict[str, Any]) -> None:
+    """Document every error response of ``schema`` as a problem document, in place.
+
+    FastAPI describes 422 as its own ``HTTPValidationError`` (JSON); the handlers above answer
+    every error, whatever its status, with :class:`Problem` as ``application/problem+json``.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    generated = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(generated.pop("$defs", {}))
+    components["Problem"] = generated
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, response in list(responses.items()):
+                if status[:1] in {"4", "5"}:
+                    title = TITLES.get(int(status), "Error")
+                    given = response.get("description", "")
+                    described = given if given and given != "Validation Error" else title
+                    responses[status] = _problem_response(described)
+            responses["default"] = _problem_response("Any other error (RFC 9457 problem document)")
+
+
+def _document_problems(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            describe_problems(generate())  # generate() caches the schema in app.openapi_schema
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Map every error a request can raise to one problem document."""
+    """Map every error a request can raise to one problem document, and document them so."""
+    _document_problems(app)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(InvalidInputError, _invalid_input)
     app.add_exception_handler(NotFoundError, _not_found)
