@@ -199,3 +199,36 @@ def test_error_responses_are_checked_against_the_documented_problem_schema(seede
     forged = Response(422, {"content-type": [PROBLEM]}, body, invalid.request, 0.0, True)
     with pytest.raises(BaseExceptionGroup, match="Response violates schema"):
         listing.validate_response(forged, checks=[response_schema_conformance])
+
+
+LIABILITY = {
+    "contract_reference": "C-1",
+    "liability_allocation": "supplier",
+    "indemnity_provider": "NHS Resolution",
+    "indemnity_cover": "CNST",
+}
+INCIDENT = {"title": "Missed alert", "description": "No alert fired", "outcome": "no_harm"}
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "body", "field"),
+    [
+        (Role.COMMITTEE_CHAIR, "liability", LIABILITY, "cover_expires_at"),
+        (Role.CLINICAL_SAFETY_OFFICER, "incidents", INCIDENT, "occurred_at"),
+    ],
+)
+@pytest.mark.parametrize(
+    "moment", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "2027-01-01T00:00:00"]
+)
+def test_times_without_a_utc_equivalent_are_refused_with_the_field(
+    seeded: Seeded, role: Role, path: str, body: dict[str, str], field: str, moment: str
+) -> None:
+    """Regression: an offset pushing a time past year 1 or 9999 overflowed the audit chain, and a
+    time without offset reached the database as a naive timestamp: 500 both."""
+    headers = {"Authorization": f"Bearer {seeded.tokens[role]}"}
+    url = f"/api/v1/tools/{seeded.ids['tool_id']}/{path}"
+    method = "PUT" if path == "liability" else "POST"
+    with TestClient(seeded.app) as client:
+        response = client.request(method, url, headers=headers, json=body | {field: moment})
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [f"body.{field}"]

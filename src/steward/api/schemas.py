@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from steward.registry.hazards import Likelihood, Severity
 from steward.registry.models import LifecycleState
 from steward.registry.records import DecisionOutcome
+
+
+def _in_utc(moment: datetime) -> datetime:
+    # 0001-01-01T00:00+05:00 is a valid timestamp with no UTC equivalent: refuse it here rather
+    # than let the database or the audit chain overflow on it.
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time lies outside the range of UTC timestamps") from None
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+"""A client's timestamp: with an explicit offset (or ``Z``), stored as UTC."""
 
 
 class Request(BaseModel):
@@ -188,7 +201,7 @@ class LiabilityIn(Request):
     liability_allocation: str = Field(min_length=1, max_length=20_000)
     indemnity_provider: str = Field(min_length=1, max_length=200)
     indemnity_cover: str = Field(min_length=1, max_length=20_000)
-    cover_expires_at: datetime | None = None
+    cover_expires_at: UtcTime | None = None
     notes: str = Field(default="", max_length=20_000)
 
 

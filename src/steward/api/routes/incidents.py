@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from steward.api.deps import CreateIncidents, ExportIncidents, ReadIncidents, SessionDep
+from steward.api.schemas import UtcTime
 from steward.registry.tools import tool_in_scope
 from steward.surveillance.incidents.export import export_html, export_incident
 from steward.surveillance.incidents.models import Incident, IncidentOutcome, IncidentStatus
@@ -31,11 +32,11 @@ class IncidentIn(BaseModel):
 
     title: str = Field(min_length=1, max_length=300)
     description: str = Field(min_length=1, max_length=20_000)
-    occurred_at: AwareDatetime
+    occurred_at: UtcTime
     outcome: IncidentOutcome
     patients_affected: int = Field(default=0, ge=0, le=10_000_000)
     deployment_id: uuid.UUID | None = None
-    detected_at: AwareDatetime | None = None
+    detected_at: UtcTime | None = None
     patient_age: int | None = Field(default=None, ge=0, le=130)
     patient_sex: Literal["female", "male", "other", "unknown"] | None = None
     device_contributed: bool = True
