@@ -8,9 +8,9 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from steward.errors import StewardError
@@ -20,6 +20,19 @@ PLACEHOLDER_SECRETS = frozenset({"", "changethis", "change-me", "changeme", "sec
 
 class ConfigError(StewardError):
     """A setting is missing or unsafe; the message names the environment variable."""
+
+
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"}
+)
+
+
+class CdsIssuer(BaseModel):
+    """An EHR trusted to call the CDS Hooks gateway: its keys, inline, in a file, or by ``jku``."""
+
+    jwks: dict[str, Any] | None = None
+    jwks_file: Path | None = None
+    jku: list[str] = []
 
 
 class Settings(BaseSettings):
@@ -52,6 +65,28 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_attempts: int = Field(default=3, ge=1, le=10)
+    cds_base_url: str | None = None
+    cds_issuers: dict[str, CdsIssuer] = {}
+    cds_algorithms: list[str] = ["ES384", "RS384", "ES256", "ES512", "RS256", "RS512", "PS384"]
+    cds_clock_skew_seconds: int = 60
+    cds_timeout_seconds: float = 2.0
+    cds_max_connections: int = 256
+    cds_signing_key_file: Path | None = None
+    cds_signing_kid: str = "steward-cds-1"
+    cds_token_lifetime_seconds: int = 300
+    cds_jku_cache_seconds: int = 300
+    cds_discovery_requires_jwt: bool = False
+
+    @field_validator("cds_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        refused = [a for a in value if a not in ASYMMETRIC_ALGORITHMS]
+        if refused:
+            raise ValueError(
+                f"{', '.join(refused)} not allowed: CDS Hooks forbids 'none' and symmetric "
+                f"algorithms; choose from {', '.join(sorted(ASYMMETRIC_ALGORITHMS))}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Self:

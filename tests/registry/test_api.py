@@ -250,6 +250,8 @@ def test_role_by_endpoint_matrix(api: Api) -> None:
         ("POST", f"/deployments/{uuid.uuid4()}/predictions"): ("deployments:ingest", {}),
         ("POST", f"/deployments/{uuid.uuid4()}/outcomes"): ("deployments:ingest", {}),
         ("POST", f"/deployments/{uuid.uuid4()}/feedback"): ("deployments:feedback", {}),
+        ("PUT", f"/tools/{tool}/versions/1.0/cds-services/s"): ("cds:register", {"json": {}}),
+        ("GET", f"/tools/{tool}/cds-services"): ("cds:read", {}),
     }
     for (method, path), (permission, kwargs) in endpoints.items():
         for role in Role:

@@ -15,6 +15,8 @@ from steward.api.routes import (
     alerts,
     audit,
     auth,
+    cds_hooks,
+    cds_services,
     deployments,
     governance,
     health,
@@ -25,7 +27,9 @@ from steward.api.routes import (
 )
 from steward.config import Settings, load_settings
 from steward.db.engine import make_engine
-from steward.db.session import session_factory
+from steward.db.session import StewardSession, session_factory
+from steward.integration.cdshooks import gate
+from steward.integration.cdshooks.gateway import Gateway
 from steward.web.app import install_web
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -35,6 +39,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     """Build the API on ``engine`` (default: the configured database)."""
     settings = settings or load_settings()
     engine = engine or make_engine(settings.resolved_database_url)
+    gateway = Gateway(settings, engine)
+    gate.install(StewardSession)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,6 +49,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         yield
         for service in reversed(app.state.background):
             service.stop()
+        await gateway.aclose()
         engine.dispose()
 
     app = FastAPI(
@@ -55,6 +62,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.background = []  # services with start() and stop(), run for the app's lifetime
+    app.state.cds_gateway = gateway
     install_problem_handlers(app)
 
     @app.middleware("http")
@@ -78,6 +86,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api.include_router(optouts.router)
     api.include_router(alerts.router)
     api.include_router(incidents.router)
+    api.include_router(cds_services.router)
     app.include_router(api)
+    app.include_router(cds_hooks.router)
     install_web(app)
     return app

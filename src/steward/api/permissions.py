@@ -107,6 +107,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "incidents:export": frozenset(
         {Role.CLINICAL_SAFETY_OFFICER, Role.CLINICAL_LEAD, Role.COMMITTEE_CHAIR}
     ),
+    # A supplier endpoint put into the live clinical path: integration and safety sign it off.
+    "cds:register": frozenset(
+        {Role.IT_SECURITY, Role.CLINICAL_SAFETY_OFFICER, Role.COMMITTEE_CHAIR}
+    ),
+    "cds:read": frozenset(Role),
 }
 
 PUBLIC = frozenset(
@@ -117,6 +122,11 @@ PUBLIC = frozenset(
         "/docs",
         "/docs/oauth2-redirect",
         "/redoc",
+        # The CDS Hooks gateway: the calling EHR is authenticated by its signed JWT instead.
+        "/cds/{site_slug}/cds-services",
+        "/cds/{site_slug}/cds-services/{service_id}",
+        "/cds/{site_slug}/cds-services/{service_id}/feedback",
+        "/.well-known/jwks.json",
     }
 )
 

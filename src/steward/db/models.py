@@ -6,6 +6,7 @@ from steward.audit import models as audit_models
 from steward.auth import models as auth_models
 from steward.db.base import Base
 from steward.integration import optout_register as integration_optouts
+from steward.integration.cdshooks import models as cdshooks_models
 from steward.registry import assessments as registry_assessments
 from steward.registry import decisions as registry_decisions
 from steward.registry import intake as registry_intake
@@ -24,6 +25,7 @@ metadata = Base.metadata
 __all__ = [
     "audit_models",
     "auth_models",
+    "cdshooks_models",
     "integration_optouts",
     "metadata",
     "registry_assessments",

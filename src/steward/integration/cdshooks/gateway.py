@@ -1,0 +1,257 @@
+"""One hook call through Steward: authenticate the EHR, read the tool's committed state, call
+the supplier within the time budget with Steward's own token, check and log the cards.
+
+Whatever goes wrong on the supplier's side, the EHR gets a valid CDS Hooks response (no card,
+or the fallback plan's card) within the budget; the call is logged and counted either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from steward.config import ConfigError, Settings
+from steward.integration.cdshooks import store
+from steward.integration.cdshooks.documents import (
+    ACTION_TYPES,
+    SUMMARY_MAX,
+    HookRequest,
+    check_card,
+    score_from_risk_assessment,
+    score_from_summary,
+    with_uuid,
+)
+from steward.integration.cdshooks.gate import GATE
+from steward.integration.cdshooks.models import CallOutcome, CdsService, ScoreSource
+from steward.integration.cdshooks.tokens import (
+    IssuerKeys,
+    StewardSigner,
+    TokenRefusedError,
+    VerifiedToken,
+    read_header,
+    verify_signed,
+)
+
+LOG = logging.getLogger("steward.cdshooks")
+
+
+class Gateway:
+    """The CDS Hooks gateway of one application: keys, HTTP client, counters."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.keys = IssuerKeys(settings)
+        self.counts: Counter[str] = Counter()
+        self._signer: StewardSigner | None = None
+        self._client: httpx.AsyncClient | None = None
+        # Seconds to pause between the state check and the supplier call: tests widen the
+        # window a slow or descheduled server would open, to show the gate closes it.
+        self.pause_before_supplier = 0.0
+
+    @property
+    def signer(self) -> StewardSigner:
+        if self._signer is None:
+            self._signer = StewardSigner(self.settings)
+        return self._signer
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """One pooled client for suppliers and ``jku`` fetches, made in the serving event loop."""
+        if self._client is None:
+            size = self.settings.cds_max_connections
+            self._client = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+                timeout=httpx.Timeout(self.settings.cds_timeout_seconds),
+                follow_redirects=False,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def authenticate(self, authorization: str | None, audience: str) -> VerifiedToken:
+        """The EHR's verified token for a request to ``audience`` (the URL called)."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise TokenRefusedError("no bearer token")
+        header, issuer = read_header(token.strip(), self.settings)
+        jwk = await self.keys.key(issuer, header, self.client)
+        return verify_signed(token.strip(), header, issuer, jwk, audience, self.settings)
+
+    async def call(
+        self, site_slug: str, service_id: str, request: HookRequest, token: VerifiedToken | None
+    ) -> tuple[dict[str, Any], Callable[[], None]]:
+        """Answer one hook call (``request`` already checked) with a CDS Hooks response.
+
+        Returns the response and the job that logs the call and its cards, which the route
+        runs once the response is on its way, so the EHR does not wait for the log.
+        """
+        started = time.perf_counter()
+        hook = str(request.body["hook"])
+        admission = await run_in_threadpool(
+            store.admit, self.engine, site_slug, service_id, hook, token
+        )
+        target, decision = admission.target, admission.decision
+        for key, reason in request.dropped_prefetch.items():
+            LOG.warning(
+                "call %s: prefetch %r is not FHIR and was not forwarded: %s",
+                request.body["hookInstance"],
+                key,
+                reason,
+            )
+        if decision.service is not None:
+            try:
+                if self.pause_before_supplier:
+                    await asyncio.sleep(self.pause_before_supplier)
+                outcome, payload, reason = await self._supplier(decision.service, request)
+            finally:
+                GATE.leave(target.tool_ids)
+        else:
+            outcome, payload, reason = CallOutcome.BLOCKED, None, decision.reason
+        service = decision.service or decision.blocked
+        kept, dropped = self._cards(service, payload) if payload is not None else ([], 0)
+        response: dict[str, Any] = {"cards": [c.card for c in kept]}
+        if outcome is CallOutcome.BLOCKED and decision.fallback is not None:
+            response["cards"] = [_fallback_card(decision.tool_name, decision.fallback)]
+        actions = _system_actions(payload)
+        if actions:
+            response["systemActions"] = actions
+        call = {
+            "hook_instance": str(request.body["hookInstance"])[:200],
+            "issuer": token.issuer if token else "",
+            "outcome": outcome,
+            "reason": reason,
+            "cards_returned": len(response["cards"]),
+            "cards_dropped": dropped,
+            "prefetch_dropped": len(request.dropped_prefetch),
+            "elapsed_ms": (time.perf_counter() - started) * 1000,
+        }
+        self.counts[outcome.value] += 1
+        self.counts["cards_dropped"] += dropped
+        if outcome is not CallOutcome.PROXIED:
+            LOG.warning(
+                "call %s to %s at %s: %s (%s)",
+                call["hook_instance"],
+                service_id,
+                site_slug,
+                outcome.value,
+                reason,
+            )
+
+        def log() -> None:
+            store.log_call(
+                self.engine,
+                service=service,
+                site_id=target.site_id,
+                call=call,
+                cards=kept,
+                context=request.context,
+            )
+
+        return response, log
+
+    async def _supplier(
+        self, service: CdsService, request: HookRequest
+    ) -> tuple[CallOutcome, dict[str, Any] | None, str]:
+        try:
+            token = self.signer.sign(service.supplier_url, service.tenant)
+        except ConfigError as error:
+            return CallOutcome.SUPPLIER_ERROR, None, str(error)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        content = json.dumps(request.forwarded()).encode()
+        try:
+            async with asyncio.timeout(self.settings.cds_timeout_seconds):
+                answer = await self.client.post(
+                    service.supplier_url, content=content, headers=headers
+                )
+        except TimeoutError:
+            return CallOutcome.SUPPLIER_TIMEOUT, None, "no answer within the time budget"
+        except httpx.TimeoutException:
+            return CallOutcome.SUPPLIER_TIMEOUT, None, "no answer within the time budget"
+        except httpx.HTTPError as error:
+            return CallOutcome.SUPPLIER_ERROR, None, f"{error.__class__.__name__}: {error}"
+        if answer.status_code != 200:
+            return CallOutcome.SUPPLIER_ERROR, None, f"supplier answered HTTP {answer.status_code}"
+        try:
+            payload = answer.json()
+        except ValueError:
+            return CallOutcome.SUPPLIER_ERROR, None, "supplier answered with invalid JSON"
+        if not isinstance(payload, dict) or not isinstance(payload.get("cards"), list):
+            return CallOutcome.SUPPLIER_ERROR, None, "supplier answer has no cards array"
+        return CallOutcome.PROXIED, payload, ""
+
+    def _cards(
+        self, service: CdsService, payload: dict[str, Any]
+    ) -> tuple[list[store.LoggedCard], int]:
+        kept, dropped = [], 0
+        for index, card in enumerate(payload["cards"]):
+            problems = check_card(card)
+            if problems:
+                dropped += 1
+                detail = "; ".join(f"{p.field} {p.detail}" for p in problems[:5])
+                LOG.warning(
+                    "service %s: card %d dropped as malformed: %s",
+                    service.service_id,
+                    index,
+                    detail,
+                )
+                continue
+            card = with_uuid(card)
+            kept.append(store.LoggedCard(card, _score(service, card)))
+        return kept, dropped
+
+    async def feedback(
+        self, site_slug: str, service_id: str, items: list[Any], token: VerifiedToken | None
+    ) -> int:
+        """Record clinicians' feedback; returns how many items named a card Steward logged."""
+        return await run_in_threadpool(
+            store.record_feedback, self.engine, site_slug, service_id, token, items
+        )
+
+    async def discovery(self, site_slug: str) -> dict[str, Any]:
+        from steward.integration.cdshooks.services import discovery_entry
+
+        services = await run_in_threadpool(store.discovery, self.engine, site_slug)
+        return {"services": [discovery_entry(s) for s in services]}
+
+
+def _score(service: CdsService, card: dict[str, Any]) -> float | None:
+    if service.score_source is ScoreSource.RISK_ASSESSMENT:
+        return score_from_risk_assessment(card)
+    if service.score_source is ScoreSource.SUMMARY_REGEX and service.score_pattern:
+        return score_from_summary(card, service.score_pattern, service.score_scale)
+    return None
+
+
+def _system_actions(payload: dict[str, Any] | None) -> list[dict[str, Any]]:
+    actions = payload.get("systemActions") if payload else None
+    if not isinstance(actions, list):
+        return []
+    return [a for a in actions if isinstance(a, dict) and a.get("type") in ACTION_TYPES]
+
+
+def _fallback_card(tool_name: str, plan: Any) -> dict[str, Any]:
+    summary = f"{tool_name} is unavailable: follow the fallback plan"
+    if len(summary) > SUMMARY_MAX:
+        summary = summary[: SUMMARY_MAX - 1] + "…"
+    detail = f"{plan.clinical_fallback}\n\n{plan.communication}".strip()
+    return {
+        "uuid": str(uuid.uuid4()),
+        "summary": summary,
+        "indicator": "info",
+        "detail": detail,
+        "source": {"label": "Steward AI governance"},
+    }

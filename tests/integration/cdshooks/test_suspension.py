@@ -1,0 +1,155 @@
+"""The suspension test: a tool is suspended through the API while hook calls are flowing; no call
+reaches the supplier after the suspension commits."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from steward.api.app import create_app
+from steward.auth.roles import Role
+from steward.db.session import StewardSession
+from steward.registry.records import StateTransition
+
+from ._support import (
+    Supplier,
+    api_token,
+    bearer,
+    ehr_token,
+    live_tool,
+    service_url,
+    spec,
+)
+from .conftest import gateway_settings
+
+CALLERS = 8
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def server(
+    db_url: str, engine: Engine, sessions: sessionmaker[StewardSession], supplier: Supplier
+) -> Iterator[str]:
+    app = create_app(gateway_settings(db_url, supplier), engine)
+    # Each call pauses between reading the tool's state and calling the supplier, as a busy
+    # server might: without the gate, calls checked before the commit would arrive after it.
+    app.state.cds_gateway.pause_before_supplier = 0.05
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not instance.started:
+        assert time.monotonic() < deadline, "the API server did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+class CommitClock:
+    """Records the moment the transaction that suspends a tool commits."""
+
+    def __init__(self) -> None:
+        self.committed_at: float | None = None
+
+    def after_flush(self, session: Session, _context: Any) -> None:
+        if any(isinstance(o, StateTransition) and o.to_state == "suspended" for o in session.new):
+            session.info["suspends"] = True
+
+    def after_commit(self, session: Session) -> None:
+        if session.info.pop("suspends", False):
+            self.committed_at = time.monotonic()
+
+
+@pytest.fixture
+def commit_clock() -> Iterator[CommitClock]:
+    clock = CommitClock()
+    event.listen(StewardSession, "after_flush", clock.after_flush)
+    event.listen(StewardSession, "after_commit", clock.after_commit)
+    yield clock
+    event.remove(StewardSession, "after_flush", clock.after_flush)
+    event.remove(StewardSession, "after_commit", clock.after_commit)
+
+
+def test_no_call_reaches_the_supplier_after_the_suspension_commits(
+    server: str,
+    sessions: sessionmaker[StewardSession],
+    supplier: Supplier,
+    commit_clock: CommitClock,
+) -> None:
+    tool = live_tool(sessions)
+    admin = bearer(api_token(sessions, Role.IT_SECURITY))
+    with httpx.Client(base_url=server, timeout=30) as client:
+        registered = client.put(
+            f"/api/v1/tools/{tool.tool_id}/versions/1.0/cds-services/sepsis-risk",
+            json={
+                "hook": "patient-view",
+                "description": "Sepsis risk",
+                "supplier_url": f"{supplier.base}/cds-services/sepsis",
+            },
+            headers=admin,
+        )
+        assert registered.status_code == 200, registered.text
+    supplier.delay = 0.02  # calls are in flight at the supplier when the suspension arrives
+    stop = threading.Event()
+    answers: list[tuple[float, float, int]] = []
+    failures: list[str] = []
+
+    def caller() -> None:
+        with httpx.Client(base_url=server, timeout=30) as client:
+            while not stop.is_set():
+                started = time.monotonic()
+                response = client.post(
+                    "/cds/rxa-main/cds-services/sepsis-risk",
+                    json=spec("request-patient-view.json"),
+                    headers=bearer(ehr_token(service_url())),
+                )
+                if response.status_code != 200:
+                    failures.append(response.text)
+                    return
+                answers.append((started, time.monotonic(), len(response.json()["cards"])))
+
+    threads = [threading.Thread(target=caller) for _ in range(CALLERS)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.6)
+        safety_officer = bearer(api_token(sessions, Role.CLINICAL_SAFETY_OFFICER))
+        with httpx.Client(base_url=server, timeout=60) as client:
+            suspended = client.post(
+                f"/api/v1/tools/{tool.tool_id}/transitions",
+                json={"to": "suspended", "reason": "suspected calibration drift"},
+                headers=safety_officer,
+            )
+        assert suspended.status_code == 200, suspended.text
+        time.sleep(0.6)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert not failures, failures[:1]
+    committed_at = commit_clock.committed_at
+    assert committed_at is not None
+    before = [r for r in supplier.received if r.at < committed_at]
+    after = [r for r in supplier.received if r.at >= committed_at]
+    assert before  # calls were flowing up to the suspension
+    assert after == []
+    started_after = [a for a in answers if a[0] > committed_at]
+    assert started_after  # and kept flowing after it, answered with no card
+    assert all(cards == 0 for _, _, cards in started_after)
