@@ -1,7 +1,7 @@
 """CDS Hooks gateway: supplier services per tool version, JWT ids, calls, cards, feedback
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-22 16:26:24.612867
 """
 
@@ -15,8 +15,8 @@ from sqlalchemy.dialects import postgresql
 
 import steward.db.base
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
