@@ -222,12 +222,16 @@ def test_every_route_is_public_or_declares_a_permission(api: Api) -> None:
         assert permission is None or permission in PERMISSIONS
 
 
+RECORD_LISTS = ("evidence", "evaluations", "hazards", "signoffs", "decisions", "transitions")
+
+
 def test_role_by_endpoint_matrix(api: Api) -> None:
     tool = _new_tool(api)
     endpoints = {
         ("POST", "/tools"): ("tools:create", {"json": {"name": f"T {uuid.uuid4().hex}"}}),
         ("GET", "/tools"): ("tools:read", {}),
         ("GET", f"/tools/{tool}"): ("tools:read", {}),
+        **{("GET", f"/tools/{tool}/{kind}"): ("tools:read", {}) for kind in RECORD_LISTS},
         ("POST", f"/tools/{tool}/transitions"): ("tools:transition", {"json": {"to": "rejected"}}),
         ("GET", "/audit"): ("audit:read", {}),
         ("POST", f"/tools/{tool}/versions"): ("tools:version", {"json": {}}),

@@ -23,6 +23,7 @@ from steward.api.routes import (
     incidents,
     intake,
     optouts,
+    records,
     tools,
 )
 from steward.config import Settings, load_settings
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api.include_router(auth.router)
     api.include_router(tools.router)
     api.include_router(governance.router)
+    api.include_router(records.router)
     api.include_router(intake.router)
     api.include_router(deployments.router)
     api.include_router(audit.router)
