@@ -227,3 +227,49 @@ def test_evaluate_opt_outs_need_a_patient_column(tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, "--opt-outs", str(tmp_path / "ids.txt")])
     assert result.exit_code == 2
     assert "patient column" in result.output
+
+
+def test_workbench_runs_apply_the_register(
+    sessions: sessionmaker[StewardSession], tmp_path: Path, predictions: pd.DataFrame
+) -> None:
+    from steward.registry.kinds import OrganisationKind
+    from steward.registry.organisations import create_organisation
+    from steward.workbench.models import EvaluationRun
+    from steward.workbench.runs import execute, request_run
+    from steward.workbench.uploads import store_upload
+
+    patient = DEMO_COLUMNS["patient"]
+    opted = sorted(predictions[patient].astype(str).unique())[:30]
+    data = tmp_path / "scores.csv"
+    predictions.to_csv(data, index=False)
+    spec = {
+        "columns": {"score": DEMO_COLUMNS["score"], "label": DEMO_COLUMNS["label"]},
+        "bootstrap": {"replicates": 0},
+    }
+    with unit_of_work(sessions, ACTOR) as session:
+        register_opt_outs(session, [OptOut(p, "test") for p in opted])
+        organisation = create_organisation(session, "rxa", "Riverside", OrganisationKind.TRUST)
+        with data.open("rb") as stream:
+            upload = store_upload(session, tmp_path, organisation, "scores.csv", stream, 10**8)
+        with_patient = request_run(
+            session,
+            upload,
+            {**spec, "columns": {**spec["columns"], "patient": patient}},
+            None,
+            None,
+        )
+        without = request_run(session, upload, spec, None, None)
+    for run in (with_patient, without):
+        execute(sessions, tmp_path, run.id, ACTOR)
+    with sessions() as session:
+        applied = session.get_one(EvaluationRun, with_patient.id).result
+        plain = session.get_one(EvaluationRun, without.id).result
+    n_opted = int(predictions[patient].astype(str).isin(opted).sum())
+    assert applied["opt_outs"] == {
+        "applied": True,
+        "source": "the opt-out register",
+        "patients": 30,
+        "rows_excluded": n_opted,
+    }
+    assert applied["excluded"]["opted_out"] == n_opted
+    assert plain["opt_outs"]["applied"] is False

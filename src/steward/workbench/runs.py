@@ -119,6 +119,8 @@ def execute(
 ) -> RunStatus | None:
     """Claim and run one evaluation; the result or the error is stored on the run."""
     from steward.evaluation.run import evaluate
+    from steward.integration.optout_register import opted_out_digests
+    from steward.integration.optouts import PatientExclusion
 
     with unit_of_work(sessions, context) as session:
         if not claim(session, run_id):
@@ -126,8 +128,15 @@ def execute(
         run = session.get_one(EvaluationRun, run_id)
         upload = session.get_one(DataUpload, run.upload_id)
         spec, path = EvaluationSpec.model_validate(run.spec), upload_path(home, upload)
+        # with a patient column, the opt-out register always applies (and the report says so)
+        opt_outs = (
+            PatientExclusion("the opt-out register", opted_out_digests(session))
+            if spec.columns.patient
+            else None
+        )
     try:
-        document = evaluate(path, spec, progress=progress).model_dump(mode="json")
+        result = evaluate(path, spec, progress=progress, opt_outs=opt_outs)
+        document = result.model_dump(mode="json")
         outcome: dict[str, Any] = {"status": RunStatus.DONE, "result": document}
         outcome["verdict"] = document["verdict"]["status"]
     except InputError as error:
