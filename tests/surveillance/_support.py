@@ -101,6 +101,9 @@ class ScriptedSuite:
     calls: list[RunJob] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def prepare(self, session: Session, deployment_id: uuid.UUID, now: datetime) -> None:
+        return None
+
     def schedule(self, session: Session, deployment_id: uuid.UUID) -> Sequence[tuple[str, str]]:
         return self.monitors
 

@@ -60,10 +60,11 @@ class WindowSource(Protocol):
         ...
 
 
-ConfigFor = Callable[[Session, uuid.UUID], MonitorConfig]
+ConfigFor = Callable[[Session, uuid.UUID], MonitorConfig | None]
+"""A deployment's monitor configuration; None when the deployment is not monitored."""
 
 
-def _defaults(_session: Session, _deployment_id: uuid.UUID) -> MonitorConfig:
+def _defaults(_session: Session, _deployment_id: uuid.UUID) -> MonitorConfig | None:
     return default_config()
 
 
@@ -87,8 +88,13 @@ class MonitorsSuite:
         self.source = source
         self.config_for = config_for
 
+    def prepare(self, session: Session, deployment_id: uuid.UUID, now: dt.datetime) -> None:
+        """Nothing to bring up to date before the runs (see the stored suite)."""
+
     def schedule(self, session: Session, deployment_id: uuid.UUID) -> Sequence[tuple[str, str]]:
         config = self.config_for(session, deployment_id)
+        if config is None:
+            return ()
         return [
             (monitor, getattr(config, section).grain)
             for monitor, section in SECTIONS.items()
@@ -102,7 +108,10 @@ class MonitorsSuite:
         reference = self.source.reference(session, job.deployment_id)
         if reference is None:
             return RunResult(findings=0, notes=["no reference period yet: nothing to compare"])
-        config = only(self.config_for(session, job.deployment_id), section)
+        configured = self.config_for(session, job.deployment_id)
+        if configured is None:
+            return RunResult(findings=0, notes=["the deployment has no monitoring configuration"])
+        config = only(configured, section)
         grain: Grain = getattr(config, section).grain
         history = self.source.history(session, job.deployment_id, grain, job.window_end.date())
         limits = (

@@ -37,6 +37,11 @@ class RunResult:
 class MonitorSuite(Protocol):
     """Which monitors a deployment has, and running one of them on a window."""
 
+    def prepare(self, session: Session, deployment_id: uuid.UUID, now: datetime) -> None:
+        """Bring the deployment's data up to ``now`` before runs are planned (e.g. label
+        predictions whose outcome window closed without an outcome)."""
+        ...
+
     def schedule(self, session: Session, deployment_id: uuid.UUID) -> Sequence[tuple[str, str]]:
         """The (monitor, grain) pairs configured for the deployment."""
         ...
@@ -47,7 +52,10 @@ class MonitorSuite(Protocol):
 
 
 class NoMonitors:
-    """A suite with no monitors: what a tool runs until monitors are configured for it."""
+    """A suite with no monitors."""
+
+    def prepare(self, session: Session, deployment_id: uuid.UUID, now: datetime) -> None:
+        return None
 
     def schedule(self, session: Session, deployment_id: uuid.UUID) -> Sequence[tuple[str, str]]:
         return ()
@@ -57,5 +65,7 @@ class NoMonitors:
 
 
 def default_suite() -> MonitorSuite:
-    """The monitors every deployment runs, as configured for its tool."""
-    return NoMonitors()
+    """The surveillance monitors over the window store, as configured for each deployment."""
+    from steward.surveillance.scheduler.stored import StoredMonitorsSuite
+
+    return StoredMonitorsSuite()

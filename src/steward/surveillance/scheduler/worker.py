@@ -25,7 +25,13 @@ from steward.surveillance.alerts.service import raise_alert
 from steward.surveillance.notify.dispatch import deliver_all, deliver_pending
 from steward.surveillance.notify.transport import Transport
 from steward.surveillance.response.apply import SYSTEM_ACTOR, escalate_due, respond
-from steward.surveillance.scheduler.runs import claim_next, fail, finish, plan_runs
+from steward.surveillance.scheduler.runs import (
+    claim_next,
+    fail,
+    finish,
+    monitored_deployments,
+    plan_runs,
+)
 from steward.surveillance.scheduler.suite import MonitorSuite, RunJob
 
 log = logging.getLogger("steward.scheduler")
@@ -84,7 +90,13 @@ class Scheduler:
         return AuditContext(actor=SYSTEM_ACTOR, request_id=f"scheduler-{uuid.uuid4().hex[:12]}")
 
     def plan(self, now: datetime, deployment_id: uuid.UUID | None = None) -> int:
-        """Add due runs for recently closed windows; returns how many were new."""
+        """Bring each deployment's data up to ``now``, then add due runs for recently closed
+        windows; returns how many runs were new."""
+        with read_only_unit(self.sessions) as session:
+            deployments = [d for d, _ in monitored_deployments(session, deployment_id)]
+        for deployment in deployments:
+            with unit_of_work(self.sessions, self._context()) as session:
+                self.suite.prepare(session, deployment, now)
         with unit_of_work(self.sessions) as session:
             return plan_runs(session, self.suite, now, deployment_id)
 
