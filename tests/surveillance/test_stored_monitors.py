@@ -13,8 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from registry._support import ACTOR
-
-pytestmark = pytest.mark.slow
 from steward.db.session import StewardSession, unit_of_work
 from steward.registry.models import LifecycleState, Tool
 from steward.registry.organisations import organisation_by_slug
@@ -27,6 +25,8 @@ from steward.surveillance.rows import OutcomeRow, PredictionRow
 from steward.surveillance.scheduler.stored import StoredMonitorsSuite
 from steward.surveillance.scheduler.suite import default_suite
 from steward.surveillance.scheduler.worker import Scheduler
+
+pytestmark = pytest.mark.slow
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SHIFT = datetime(2026, 4, 1, tzinfo=UTC)
