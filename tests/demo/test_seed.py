@@ -37,6 +37,7 @@ from steward.registry.organisations import create_organisation
 from steward.registry.records import EvaluationRecord, Hazard, StateTransition
 from steward.registry.tools import add_version, deploy, register_tool, set_deployment_status
 from steward.registry.transitions import gate_facts
+from steward.surveillance.models import MonitoringConfig, PredictionEvent
 
 
 @pytest.fixture(scope="module")
@@ -234,3 +235,26 @@ def test_a_deployment_goes_live_only_in_a_pilot_or_deployment(engine: Engine) ->
             set_deployment_status(session, deployment, DeploymentStatus.LIVE)
         set_deployment_status(session, deployment, DeploymentStatus.WITHDRAWN)
         assert deployment.status is DeploymentStatus.WITHDRAWN
+
+
+def test_deployed_score_is_monitored_with_recent_predictions_and_outcomes(session: Session) -> None:
+    deployed = _tool(session, "Aldermoor DEWS")
+    deployment_ids = session.scalars(
+        select(Deployment.id)
+        .join(ToolVersion, ToolVersion.id == Deployment.version_id)
+        .where(ToolVersion.tool_id == deployed.id)
+    ).all()
+    configs = session.scalars(
+        select(MonitoringConfig).where(MonitoringConfig.deployment_id.in_(deployment_ids))
+    ).all()
+    assert {c.outcome_name for c in configs} == {"deterioration_24h"}
+    labels = dict(
+        session.execute(
+            select(PredictionEvent.label, func.count())
+            .where(PredictionEvent.deployment_id.in_(deployment_ids))
+            .group_by(PredictionEvent.label)
+        ).all()
+    )
+    assert labels[1] > 100  # outcomes linked to their predictions
+    assert labels[0] > labels[1]
+    assert labels[None] > 0  # the newest predictions' outcomes are not yet due

@@ -25,16 +25,24 @@ class DemoEvaluationError(StewardError):
 
 
 @dataclass(frozen=True)
-class DemoEvaluations:
-    """Result documents (as written by ``steward evaluate --json``) for the demo's tools."""
+class DemoResult:
+    """One result document (as ``steward evaluate --json`` writes it) and its HTML report."""
 
-    dews_validation: dict[str, Any]
-    sepsis_validation: dict[str, Any]
-    northgate_equity_audit: dict[str, Any]
+    document: dict[str, Any]
+    report_html: str
+
+
+@dataclass(frozen=True)
+class DemoEvaluations:
+    """The results of the demo's three evaluations."""
+
+    dews_validation: DemoResult
+    sepsis_validation: DemoResult
+    northgate_equity_audit: DemoResult
 
 
 def run_demo_evaluations(rows: int = ROWS) -> DemoEvaluations:
-    """Generate the synthetic data and run the three evaluations (a few seconds)."""
+    """Generate the synthetic data, run the three evaluations and render their reports."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -70,8 +78,14 @@ def run_demo_evaluations(rows: int = ROWS) -> DemoEvaluations:
                 f"the demo evaluation {result.title!r} gave {result.verdict.status}, "
                 f"not {verdict}: {result.verdict.summary}"
             )
-    dews, sepsis_result, audit = (d.model_dump(mode="json") for d in documents)
+    dews, sepsis_result, audit = (_result(d.model_dump(mode="json")) for d in documents)
     return DemoEvaluations(dews, sepsis_result, audit)
+
+
+def _result(document: dict[str, Any]) -> DemoResult:
+    from steward.evaluation.report import render_html
+
+    return DemoResult(document, render_html(document))
 
 
 def _spec_path(name: str) -> Any:

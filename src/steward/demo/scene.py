@@ -6,10 +6,8 @@ the audit trail of the demo reads like real use.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -17,6 +15,7 @@ from steward.audit.context import AuditContext, bind
 from steward.auth.roles import Role
 from steward.demo.catalogue import SUPPLIERS, Product
 from steward.demo.documents import evidence_text
+from steward.demo.evaluations import DemoResult
 from steward.demo.people import USERS, Cast
 from steward.registry.evidence import evidence_types, file_evidence, record_evaluation
 from steward.registry.hazards import Likelihood, Severity
@@ -113,21 +112,23 @@ class Scene:
             uploaded_by=user,
         )
 
-    def evaluation(self, tool: Tool, document: dict[str, Any], key: str) -> None:
-        """Attach a result document to the current version and file it as validation evidence."""
+    def evaluation(self, tool: Tool, result: DemoResult, key: str) -> None:
+        """Attach a result to the current version and file its report as validation evidence,
+        as the evaluation workbench does."""
         organisation = self.organisation_of(tool)
         user = self.acting(key, organisation.slug)
         version = latest_version(self.session, tool)
         assert version is not None  # every demo tool is proposed with a version
-        record_evaluation(self.session, version, document, user)
+        record = record_evaluation(self.session, version, result.document, user)
+        title = str(result.document.get("title") or "Local validation")
         file_evidence(
             self.session,
             tool,
             evidence_type="local_validation_report",
-            title=str(document.get("title") or "Local validation"),
-            filename=f"local-validation-{tool.name.split()[0].lower()}-{version.version}.json",
-            media_type="application/json",
-            content=json.dumps(document, indent=2).encode("utf-8"),
+            title=f"{title} ({record.verdict.value})",
+            filename=f"local-validation-{tool.name.split()[0].lower()}-{version.version}.html",
+            media_type="text/html",
+            content=result.report_html.encode("utf-8"),
             max_bytes=EVIDENCE_LIMIT,
             version=version,
             uploaded_by=user,

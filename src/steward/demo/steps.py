@@ -13,6 +13,7 @@ from sqlalchemy import select
 from steward.auth.roles import Role
 from steward.db.base import utcnow
 from steward.demo.catalogue import Product
+from steward.demo.evaluations import DemoResult
 from steward.demo.facts import chai_card, dtac_answers, hti1_facts
 from steward.demo.scene import Risk, Scene
 from steward.registry.assessments import answer_dtac
@@ -28,6 +29,7 @@ from steward.registry.tools import (
     set_deployment_status,
     set_model_facts,
 )
+from steward.surveillance.deployments import MonitoringSettings, create_deployment
 
 State = LifecycleState
 
@@ -192,13 +194,21 @@ def fallback(scene: Scene, tool: Tool, product: Product, tested_days_ago: int | 
 
 
 def deployments(
-    scene: Scene, tool: Tool, sites: tuple[tuple[str, str], ...], status: DeploymentStatus
+    scene: Scene,
+    tool: Tool,
+    sites: tuple[tuple[str, str], ...],
+    status: DeploymentStatus,
+    monitoring: MonitoringSettings | None = None,
 ) -> None:
+    """Deploy the current version at each (site, care setting), monitored when configured."""
     scene.acting("clinical_lead", scene.organisation_of(tool).slug)
-    version = latest_version(scene.session, tool)
-    assert version is not None
+    version = version_of(scene, tool)
     for site, setting in sites:
-        row = deploy(scene.session, version, scene.cast.org(site), setting)
+        organisation = scene.cast.org(site)
+        if monitoring is not None:
+            create_deployment(scene.session, version, organisation, setting, monitoring)
+            continue
+        row = deploy(scene.session, version, organisation, setting)
         if status is not DeploymentStatus.PLANNED:
             set_deployment_status(scene.session, row, status)
 
@@ -219,9 +229,9 @@ def liability(scene: Scene, tool: Tool, product: Product, reference: str) -> Non
     )
 
 
-def to_live_pilot(scene: Scene, tool: Tool, product: Product, result: dict[str, object]) -> None:
+def to_live_pilot(scene: Scene, tool: Tool, product: Product, result: DemoResult) -> None:
     scene.evidence(tool, product, "silent_pilot_report", "data_scientist")
-    scene.evaluation(tool, dict(result), "data_scientist")
+    scene.evaluation(tool, result, "data_scientist")
     fallback(scene, tool, product, tested_days_ago=21)
     gate = State.LIVE_PILOT
     scene.sign(tool, gate, "clinical_lead", Role.CLINICAL_LEAD, "Silent pilot results reviewed")

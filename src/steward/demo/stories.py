@@ -14,6 +14,7 @@ from steward.demo import catalogue as c
 from steward.demo import steps as s
 from steward.demo.evaluations import DemoEvaluations
 from steward.demo.facts import dtac_answers
+from steward.demo.monitoring import OUTCOME, SEPSIS_OUTCOME, ingest_recent, monitoring
 from steward.demo.scene import Risk, Scene
 from steward.registry.assessments import answer_dtac
 from steward.registry.decisions import record_decision
@@ -90,7 +91,7 @@ def _dews(scene: Scene, priority: Priority, evaluations: DemoEvaluations) -> Too
     s.mdt(scene, tool)
     s.into_silent_pilot(scene, tool, s.RIVERSIDE)
     sites = (("riverside-acute-block", "Acute Medical Unit"), ("st-lukes-main", "Medical wards"))
-    s.deployments(scene, tool, sites, DeploymentStatus.PLANNED)
+    s.deployments(scene, tool, sites, DeploymentStatus.PLANNED, monitoring(OUTCOME))
     s.to_live_pilot(scene, tool, product, evaluations.dews_validation)
     scene.acting("clinical_lead", "riverside")
     for deployment in s.deployments_of(scene, tool):
@@ -119,6 +120,9 @@ def _dews(scene: Scene, priority: Priority, evaluations: DemoEvaluations) -> Too
         version=s.version_of(scene, tool),
     )
     scene.move(tool, gate, "chair")
+    hospitals = {"Acute Medical Unit": "Riverside", "Medical wards": "St Luke's"}
+    for deployment in s.deployments_of(scene, tool):
+        ingest_recent(scene, deployment, hospitals[deployment.care_setting])
     return tool
 
 
@@ -132,7 +136,7 @@ def _sepsis(scene: Scene, priority: Priority, evaluations: DemoEvaluations) -> T
     s.mdt(scene, tool)
     s.into_silent_pilot(scene, tool, s.RIVERSIDE)
     sites = (("riverside-acute-block", "Emergency department"),)
-    s.deployments(scene, tool, sites, DeploymentStatus.PLANNED)
+    s.deployments(scene, tool, sites, DeploymentStatus.PLANNED, monitoring(SEPSIS_OUTCOME))
     chair = scene.acting("chair", "riverside")
     record_decision(
         scene.session,
@@ -342,7 +346,7 @@ def _northgate_dews(scene: Scene, evaluations: DemoEvaluations) -> Tool:
     s.into_silent_pilot(scene, tool, team)
     scene.acting("northgate_chair", "northgate")
     s.deployments(scene, tool, (("northgate-main", "Medical wards"),), DeploymentStatus.PLANNED)
-    scene.evaluation(tool, dict(evaluations.northgate_equity_audit), "northgate_cso")
+    scene.evaluation(tool, evaluations.northgate_equity_audit, "northgate_cso")
     finding = Risk(
         "Risk under-estimated in Black patients (local equity audit)",
         "Calibration differs by ethnicity in Northgate's population",
