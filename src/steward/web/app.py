@@ -8,7 +8,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from steward.web.errors import install_page_errors
-from steward.web.pages import audit, evaluations, intake, portfolio, register, signin
+from steward.web.pages import (
+    audit,
+    evaluations,
+    intake,
+    monitoring,
+    portfolio,
+    register,
+    signin,
+)
 from steward.workbench.worker import RunWorker
 
 
@@ -19,6 +27,6 @@ def install_web(app: FastAPI) -> None:
     settings = app.state.settings
     app.state.run_worker = RunWorker(app.state.sessions, settings.home)
     app.state.background.append(app.state.run_worker)
-    for module in (signin, portfolio, register, audit, intake, evaluations):
+    for module in (signin, portfolio, register, audit, intake, evaluations, monitoring):
         app.include_router(module.router)
     install_page_errors(app)

@@ -1,0 +1,152 @@
+"""What a deployment's monitoring dashboard shows: every monitor's series over time with its
+limits, per subject (overall and each subgroup), recomputed from the window store (cubes, not
+rows) exactly as the scheduled monitors compute it, and the alerts raised."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from steward.surveillance.alerts.models import Alert
+from steward.surveillance.alerts.service import list_alerts
+from steward.surveillance.cells import OVERALL as OVERALL_DIM
+from steward.surveillance.models import ScoreCell
+from steward.surveillance.monitors import (
+    Finding,
+    MonitorConfig,
+    Subject,
+    default_config,
+    run_monitors,
+)
+from steward.surveillance.monitors.inputs import Grain
+from steward.surveillance.scheduler.monitor_suite import SECTIONS, limits_for
+from steward.surveillance.scheduler.stored import StoredWindows, stored_config
+
+#: Monitors in the order the dashboard shows them, with a heading people read.
+TITLES: dict[str, str] = {
+    "calibration_cusum": "Calibration drift (risk-adjusted CUSUM)",
+    "realised_performance": "Realised performance",
+    "estimated_performance": "Estimated performance while outcomes mature (CBPE)",
+    "ewma": "Discrimination trend (EWMA of AUROC)",
+    "drift": "Score and input drift (PSI)",
+    "override_rate": "Clinician override rate (p-chart)",
+}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One window of one series."""
+
+    start: dt.date
+    value: float | None
+    lower: float | None
+    upper: float | None
+    status: str
+    estimated: bool
+
+
+@dataclass(frozen=True)
+class SeriesView:
+    """One monitor's series (``metric``) for one subject, in time order."""
+
+    monitor: str
+    metric: str
+    subject: Subject
+    grain: Grain
+    points: tuple[Point, ...]
+
+    @property
+    def alarms(self) -> int:
+        return sum(p.status == "alarm" for p in self.points)
+
+
+@dataclass(frozen=True)
+class MonitorView:
+    """A monitor's series: the overall one first, then the subgroups (small multiples)."""
+
+    monitor: str
+    title: str
+    metric: str
+    overall: SeriesView | None
+    subgroups: tuple[SeriesView, ...]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything the monitoring page shows for one deployment."""
+
+    deployment_id: uuid.UUID
+    has_reference: bool
+    days_with_data: int
+    predictions: int
+    monitors: tuple[MonitorView, ...]
+    alerts: tuple[Alert, ...]
+    alert_total: int
+
+
+def dashboard(session: Session, deployment_id: uuid.UUID, today: dt.date) -> Dashboard:
+    """The dashboard of ``deployment_id`` from its stored windows up to ``today``."""
+    source = StoredWindows()
+    config = stored_config(session, deployment_id) or default_config()
+    days, predictions = _volume(session, deployment_id)
+    total, alerts = list_alerts(session, deployment_id, limit=20)
+    reference = source.reference(session, deployment_id)
+    if reference is None:
+        return Dashboard(deployment_id, False, days, predictions, (), tuple(alerts), total)
+    history = {
+        grain: source.history(session, deployment_id, grain, today) for grain in _grains(config)
+    }
+    findings = run_monitors(history, reference, config, cusum_limits_=limits_for(reference, config))
+    return Dashboard(deployment_id, True, days, predictions, _views(findings), tuple(alerts), total)
+
+
+def _grains(config: MonitorConfig) -> set[Grain]:
+    return {getattr(config, s).grain for s in SECTIONS.values() if getattr(config, s).enabled}
+
+
+def _volume(session: Session, deployment_id: uuid.UUID) -> tuple[int, int]:
+    """Days with predictions and predictions counted in the daily cells (overall margin)."""
+    days, n = session.execute(
+        select(
+            func.count(func.distinct(ScoreCell.window_start)),
+            func.coalesce(func.sum(ScoreCell.n), 0),
+        ).where(
+            ScoreCell.deployment_id == deployment_id,
+            ScoreCell.grain == "day",
+            ScoreCell.dim == OVERALL_DIM,
+        )
+    ).one()
+    return int(days), int(n)
+
+
+def _views(findings: list[Finding]) -> tuple[MonitorView, ...]:
+    series: dict[tuple[str, str, Subject], list[Finding]] = defaultdict(list)
+    for finding in findings:
+        series[(finding.monitor, finding.metric, finding.subject)].append(finding)
+    views: list[MonitorView] = []
+    for monitor, title in TITLES.items():
+        metrics = sorted({m for (mon, m, _s) in series if mon == monitor})
+        for metric in metrics:
+            found = {
+                s: _series(f) for (mon, m, s), f in series.items() if (mon, m) == (monitor, metric)
+            }
+            overall = next((v for s, v in found.items() if s.is_overall), None)
+            groups = tuple(
+                v for s, v in sorted(found.items(), key=lambda i: i[0].label) if not s.is_overall
+            )
+            views.append(MonitorView(monitor, title, metric, overall, groups))
+    return tuple(views)
+
+
+def _series(findings: list[Finding]) -> SeriesView:
+    ordered = sorted(findings, key=lambda f: f.window.start)
+    first = ordered[0]
+    points = tuple(
+        Point(f.window.start, f.value, f.lower, f.upper, f.status, f.estimated) for f in ordered
+    )
+    return SeriesView(first.monitor, first.metric, first.subject, first.window.grain, points)
