@@ -24,7 +24,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from run_all import DATA, HERE, RESULTS, ROOT, _ensure_venv, _machine_text, machine_info
+from run_all import (
+    DATA,
+    HERE,
+    RESULTS,
+    ROOT,
+    WARM_UP_ROWS,
+    _ensure_venv,
+    _machine_text,
+    machine_info,
+)
 from tasks._monitoring import FEATURES, SHIFTED, SPLIT, THRESHOLD, UNSHIFTED
 
 TOOLS = {"steward": None, "nannyml": "nannyml", "evidently": "evidently"}
@@ -113,7 +122,11 @@ def run_tool(key: str, path: Path, args: argparse.Namespace) -> dict[str, Any]:
         _ensure_venv(str(TOOLS[key]))
     scratch = Path(tempfile.mkdtemp(prefix="steward-bench-"))
     out = scratch / "output.json"
-    subprocess.run(_command(key, path, out), capture_output=True, check=False)  # warm-up
+    # Warm-up on a small file, so that first-import costs (byte code) are not timed.
+    small = monitoring_data(WARM_UP_ROWS, args.seed)
+    subprocess.run(
+        _command(key, small, out), capture_output=True, check=False, timeout=args.timeout
+    )
     runs, output = [], {}
     print(f"\n== {key}", flush=True)
     for attempt in range(args.runs):

@@ -26,6 +26,7 @@ from steward.surveillance.monitors import (
     p_chart_limits,
     realised_performance,
     run_monitors,
+    scheduled_monitors,
 )
 from steward.surveillance.monitors.limits import widened_sigma
 
@@ -164,3 +165,20 @@ def test_run_monitors_on_simulated_windows() -> None:
     assert not [f for f in found if f.monitor == "calibration_cusum" and f.status == "alarm"]
     keys = [f.key for f in found]
     assert len(keys) == len(set(keys))
+
+
+def test_scheduled_monitors_and_running_only_some() -> None:
+    config = monitor_config({"ewma": {"enabled": False}})
+    assert scheduled_monitors(config) == {
+        "drift": "month",
+        "realised_performance": "month",
+        "calibration_cusum": "day",
+        "override_rate": "week",
+    }  # estimated performance needs a threshold
+    edges = edges_with_thresholds(100, [0.2])
+    reference = reference_from(simulate(60, seed=7, volume=100), edges)
+    history = {"month": window_cubes(simulate(60, seed=8, volume=100), edges, "month")}
+    found = run_monitors(history, reference, config, only=["drift"])
+    assert {f.monitor for f in found} == {"drift"}
+    with pytest.raises(ValueError, match="unknown monitor"):
+        run_monitors(history, reference, config, only=["psi"])

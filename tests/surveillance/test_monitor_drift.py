@@ -173,3 +173,18 @@ def test_cbpe_flags_a_lower_estimated_sensitivity_and_marks_it_estimated() -> No
     assert shifted["sensitivity"].value < ok["sensitivity"].value  # type: ignore[operator]
     assert "estimated sensitivity" in shifted["sensitivity"].message
     assert all(f.subject == OVERALL for f in shifted.values())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 1.0), min_size=1, max_size=80),
+    st.sampled_from([0.05, 0.2, 0.5]),
+)
+def test_cbpe_counts_partition_the_unlabelled_rows(scores: list[float], threshold: float) -> None:
+    p = np.array(scores)
+    edges = edges_with_thresholds(50, [threshold])
+    e = expected_confusion(level_counts(p, np.full(p.size, np.nan), edges), threshold)
+    assert e.tp + e.fn == pytest.approx(p.sum(), abs=1e-9)
+    assert e.tp + e.fp == pytest.approx(float((p >= threshold).sum()), abs=1e-9)
+    assert e.n == pytest.approx(p.size, abs=1e-9)
+    assert 0 <= e.var_tp <= e.tp + 1e-12

@@ -37,15 +37,18 @@ from steward.surveillance.monitors.psi import (
 )
 from steward.surveillance.monitors.realised import realised_performance
 from steward.surveillance.monitors.run import (
+    MONITORS,
     ChartLimit,
     calibration_cusum,
     cusum_limits,
     monitored_subjects,
     run_monitors,
+    scheduled_monitors,
 )
 
 __all__ = [
     "GRAINS",
+    "MONITORS",
     "OVERALL",
     "STATUSES",
     "CaseMix",
@@ -83,6 +86,7 @@ __all__ = [
     "reference_from_windows",
     "run_chart",
     "run_monitors",
+    "scheduled_monitors",
     "score_drift",
     "subjects",
     "window_data",

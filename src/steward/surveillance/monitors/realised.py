@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 
 from steward.cube.model import LevelCounts
 from steward.metrics._counts import UndefinedMetricWarning
@@ -47,8 +47,6 @@ def _logit(x: float) -> float:
 
 
 def _z(alpha: float) -> float:
-    from scipy.special import ndtri
-
     return float(-ndtri(alpha / 2.0))
 
 

@@ -9,7 +9,7 @@ expensive part; pass the ones computed before (``cusum_limits``) to skip the sim
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +39,15 @@ from steward.surveillance.monitors.realised import realised_performance
 History = Mapping[Grain, Sequence[WindowData]]
 ChartKey = tuple[Subject, cusum.Side]
 SIDES: tuple[cusum.Side, ...] = ("upper", "lower")
+#: Every monitor, by the name its findings carry.
+MONITORS = (
+    "drift",
+    "estimated_performance",
+    "realised_performance",
+    "calibration_cusum",
+    "ewma",
+    "override_rate",
+)
 _MEAN_DAYS: Mapping[Grain, float] = {"day": 1.0, "week": 7.0, "month": 365.25 / 12.0}
 
 
@@ -134,15 +143,41 @@ def calibration_cusum(
     return findings
 
 
+def scheduled_monitors(config: MonitorConfig) -> dict[str, Grain]:
+    """The enabled monitors (names as in ``Finding.monitor``) and the grain each runs on."""
+    sections: dict[str, tuple[bool, Grain]] = {
+        "drift": (config.drift.enabled, config.drift.grain),
+        "estimated_performance": (
+            config.estimated_performance.enabled and config.threshold is not None,
+            config.estimated_performance.grain,
+        ),
+        "realised_performance": (config.realised.enabled, config.realised.grain),
+        "calibration_cusum": (config.cusum.enabled, config.cusum.grain),
+        "ewma": (config.ewma.enabled, config.ewma.grain),
+        "override_rate": (config.override.enabled, config.override.grain),
+    }
+    return {name: grain for name, (enabled, grain) in sections.items() if enabled}
+
+
 def run_monitors(
     history: History,
     reference: Reference,
     config: MonitorConfig,
     *,
     since: dt.date | None = None,
+    only: Collection[str] | None = None,
     cusum_limits_: Mapping[ChartKey, ChartLimit] | None = None,
 ) -> list[Finding]:
-    """Every enabled monitor over ``history`` (windows per grain, time order); sorted findings."""
+    """Every enabled monitor (or those named in ``only``) over ``history`` (windows per grain,
+    time order); findings of windows from ``since`` on, sorted by window, monitor, metric."""
+    scheduled = scheduled_monitors(config)
+    unknown = set(only or ()) - set(MONITORS)
+    if unknown:
+        raise ValueError(f"unknown monitor(s): {', '.join(sorted(unknown))}")
+
+    def want(name: str) -> bool:
+        return name in scheduled and (only is None or name in only)
+
     chosen = monitored_subjects(reference, config)
     k = len(chosen)
     findings: list[Finding] = []
@@ -154,7 +189,7 @@ def run_monitors(
         """Windows judged by the periodic (non-chart) monitors in this run."""
         return [d for d in windows(grain) if since is None or d.window.start >= since]
 
-    if config.drift.enabled:
+    if want("drift"):
         for data in due(config.drift.grain):
             for subject in chosen:
                 found = score_drift(data, reference, config.drift, subject)
@@ -162,7 +197,7 @@ def run_monitors(
                     findings.append(found)
             findings.extend(input_drift(data, reference, config.drift))
     threshold = config.threshold
-    if config.estimated_performance.enabled and threshold is not None:
+    if want("estimated_performance") and threshold is not None:
         settings = config.estimated_performance.model_copy(
             update={"sigma": widened_sigma(config.estimated_performance.sigma, k)}
         )
@@ -171,17 +206,17 @@ def run_monitors(
                 findings.extend(
                     estimated_performance(data, reference, settings, threshold, subject)
                 )
-    if config.realised.enabled:
+    if want("realised_performance"):
         for data in due(config.realised.grain):
             findings.extend(realised_performance(data, reference, config.realised, chosen))
-    if config.cusum.enabled:
+    if want("calibration_cusum"):
         limits = (
             cusum_limits_ if cusum_limits_ is not None else cusum_limits(reference, config, chosen)
         )
         findings.extend(
             calibration_cusum(windows(config.cusum.grain), limits, config.cusum.odds_ratio, since)
         )
-    if config.ewma.enabled:
+    if want("ewma"):
         width = widened_sigma(config.ewma.width, k)
         for metric in config.ewma.metrics:
             for subject in chosen:
@@ -196,7 +231,7 @@ def run_monitors(
                         width,
                     )
                 )
-    if config.override.enabled:
+    if want("override_rate"):
         with_feedback = [
             s for s in chosen if any(s in d.feedback for d in windows(config.override.grain))
         ]
