@@ -302,8 +302,9 @@ def markdown(document: dict[str, Any]) -> str:
         dp = max(abs(x - y) for x, y in zip(a["ppv"], b["ppv"], strict=True))
         lines.append(
             "CBPE agreement with NannyML (which recalibrates the score on the reference "
-            f"first): max abs difference {ds:.4f} in estimated sensitivity, "
-            f"{dp:.4f} in estimated PPV."
+            "only when that improves its calibration; here the score is calibrated, so the "
+            f"formulas coincide): max abs difference {ds:.1e} in estimated sensitivity, "
+            f"{dp:.1e} in estimated PPV."
         )
     inc = document.get("incremental")
     if inc:
