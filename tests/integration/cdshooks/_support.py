@@ -25,6 +25,8 @@ from steward.registry.kinds import OrganisationKind
 from steward.registry.models import DeploymentStatus, LifecycleState, Organisation
 from steward.registry.organisations import create_organisation
 from steward.registry.tools import add_version, deploy, register_tool
+from steward.surveillance.deployments import MonitoringSettings, create_deployment
+from steward.surveillance.linkage import OutcomeDefinition
 
 SPEC = Path(__file__).parent / "data" / "spec"
 ACTOR = AuditContext(actor="test:pytest", request_id="test-request")
@@ -188,8 +190,11 @@ class LiveTool:
     deployment_id: uuid.UUID
 
 
-def live_tool(sessions: sessionmaker[StewardSession], name: str = "Sepsis Risk") -> LiveTool:
-    """Trust ``rxa`` with site ``rxa-main``; a tool deployed and live there (version 1.0)."""
+def live_tool(
+    sessions: sessionmaker[StewardSession], name: str = "Sepsis Risk", *, monitored: bool = True
+) -> LiveTool:
+    """Trust ``rxa`` with site ``rxa-main``; a tool deployed and live there (version 1.0),
+    with a monitoring configuration (outcome: sepsis within 12 hours) when ``monitored``."""
     with unit_of_work(sessions, ACTOR) as session:
         trust = session.scalar(select(Organisation).where(Organisation.slug == "rxa"))
         if trust is None:
@@ -199,7 +204,14 @@ def live_tool(sessions: sessionmaker[StewardSession], name: str = "Sepsis Risk")
         site = session.scalars(select(Organisation).where(Organisation.slug == "rxa-main")).one()
         tool = register_tool(session, trust, name)
         version = add_version(session, tool, "1.0")
-        deployment = deploy(session, version, site, "emergency department")
+        if monitored:
+            outcome = OutcomeDefinition("sepsis", window_hours=12)
+            settings = MonitoringSettings(thresholds=(0.2,), outcome=outcome)
+            deployment, _ = create_deployment(
+                session, version, site, "emergency department", settings
+            )
+        else:
+            deployment = deploy(session, version, site, "emergency department")
         deployment.status = DeploymentStatus.LIVE
         tool.state = LifecycleState.DEPLOYED
         session.flush()

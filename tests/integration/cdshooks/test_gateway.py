@@ -9,16 +9,28 @@ from typing import Any
 
 import jwt
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from steward.api.app import create_app
 from steward.auth.roles import Role
 from steward.db.session import unit_of_work
 from steward.integration.cdshooks.models import CallOutcome, CdsCall, CdsCard, CdsFeedback
 from steward.registry.models import Deployment, DeploymentStatus, Tool
 from steward.registry.safety import set_fallback_plan
+from steward.surveillance.models import FeedbackEvent, PredictionEvent
 
-from ._support import ACTOR, SPEC, STEWARD_BASE, bearer, ehr_token, service_url, spec
-from .conftest import Gateway
+from ._support import (
+    ACTOR,
+    SPEC,
+    STEWARD_BASE,
+    bearer,
+    ehr_token,
+    live_tool,
+    service_url,
+    spec,
+)
+from .conftest import Gateway, gateway_settings
 
 CALL = "/cds/rxa-main/cds-services/sepsis-risk"
 
@@ -379,3 +391,46 @@ def test_unknown_services_are_404_and_bodies_that_are_not_json_400(gateway: Gate
         CALL, content=b"{not json", headers=bearer(ehr_token(service_url()))
     )
     assert response.status_code == 400
+
+
+def _feedback(gateway: Gateway, body: dict[str, Any]) -> Any:
+    url = f"{CALL}/feedback"
+    return gateway.client.post(url, json=body, headers=bearer(ehr_token(STEWARD_BASE + url)))
+
+
+def test_scored_cards_and_their_feedback_reach_surveillance(gateway: Gateway) -> None:
+    cards = _call(gateway).json()["cards"]
+    scored = cards[2]["uuid"]
+    with gateway.sessions() as session:
+        (prediction,) = session.scalars(select(PredictionEvent))
+    assert prediction.card_id == scored
+    assert prediction.deployment_id == gateway.tool.deployment_id
+    assert (prediction.patient_id, prediction.encounter_id) == ("1288992", "89284")
+    assert prediction.score == pytest.approx(0.23)
+    assert prediction.tool_version == "1.0"
+    body = spec("feedback-overridden-reason.json")
+    body["feedback"][0]["card"] = scored
+    assert _feedback(gateway, body).status_code == 200
+    assert _feedback(gateway, body).status_code == 200  # sent twice: one event
+    with gateway.sessions() as session:
+        (event,) = session.scalars(select(FeedbackEvent))
+        assert len(session.scalars(select(CdsFeedback)).all()) == 2
+    assert event.prediction_event_id == prediction.event_id
+    assert event.action == "overridden"
+    assert event.reason == "d7ecf885 A comment entered by the clinician."
+
+
+def test_without_a_monitoring_configuration_cards_are_still_logged(
+    db_url: str, engine: Any, sessions: Any, supplier: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    tool = live_tool(sessions, "Unmonitored", monitored=False)
+    app = create_app(gateway_settings(db_url, supplier), engine)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        unmonitored = Gateway(client, sessions, tool, supplier)
+        unmonitored.register()
+        with caplog.at_level(logging.INFO, logger="steward.cdshooks"):
+            assert len(_call(unmonitored).json()["cards"]) == 3
+    assert "no monitoring configuration" in caplog.text
+    with sessions() as session:
+        assert len(session.scalars(select(CdsCard)).all()) == 3
+        assert session.scalars(select(PredictionEvent)).all() == []

@@ -120,10 +120,10 @@ async def feedback(site_slug: str, service_id: str, request: Request) -> Any:
     if problems:
         return _bad_request(problems)
     try:
-        await _gateway(request).feedback(site_slug, service_id, items, token)
+        forward = await _gateway(request).feedback(site_slug, service_id, items, token)
     except TokenRefusedError as error:
         return _refused(request, error)
-    return {}
+    return JSONResponse({}, background=BackgroundTask(forward))
 
 
 @router.get(JWKS_PATH, summary="Steward's public keys, to verify its calls to suppliers")

@@ -21,7 +21,8 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from steward.config import ConfigError, Settings
-from steward.integration.cdshooks import store
+from steward.db.base import utcnow
+from steward.integration.cdshooks import store, surveillance
 from steward.integration.cdshooks.documents import (
     ACTION_TYPES,
     SUMMARY_MAX,
@@ -160,6 +161,17 @@ class Gateway:
                 cards=kept,
                 context=request.context,
             )
+            if decision.deployment_id is not None:
+                rows = surveillance.prediction_rows(
+                    [(str(c.card["uuid"]), c.score) for c in kept],
+                    store.context_id(request.context, "patientId"),
+                    store.context_id(request.context, "encounterId"),
+                    decision.version_label,
+                    utcnow(),
+                )
+                surveillance.ingest_cards(
+                    self.engine, decision.deployment_id, rows, str(call["hook_instance"])
+                )
 
         return response, log
 
@@ -215,11 +227,17 @@ class Gateway:
 
     async def feedback(
         self, site_slug: str, service_id: str, items: list[Any], token: VerifiedToken | None
-    ) -> int:
-        """Record clinicians' feedback; returns how many items named a card Steward logged."""
-        return await run_in_threadpool(
+    ) -> Callable[[], None]:
+        """Record clinicians' feedback; returns the job that passes it on to surveillance."""
+        site_id = await run_in_threadpool(
             store.record_feedback, self.engine, site_slug, service_id, token, items
         )
+        request_id = f"cds-feedback:{uuid.uuid4().hex}"
+
+        def forward() -> None:
+            surveillance.ingest_card_feedback(self.engine, site_id, items, request_id)
+
+        return forward
 
     async def discovery(self, site_slug: str) -> dict[str, Any]:
         from steward.integration.cdshooks.services import discovery_entry

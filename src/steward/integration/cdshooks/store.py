@@ -39,6 +39,7 @@ class Candidate:
     service: CdsService
     tool_id: uuid.UUID
     version_created: datetime
+    version_label: str
 
 
 @dataclass(frozen=True)
@@ -62,20 +63,28 @@ class Decision:
     tool_name: str
     reason: str
     fallback: FallbackPlan | None = None
+    deployment_id: uuid.UUID | None = None
+    version_label: str = ""
 
 
 _sqlite_writer = threading.Lock()
 
 
 @contextmanager
-def _write(engine: Engine) -> Iterator[Connection]:
-    """A write transaction; on SQLite the gateway's writers queue on a lock in this process
-    rather than in SQLite's busy handler, which sleeps up to 100 ms between retries."""
+def one_writer(engine: Engine) -> Iterator[None]:
+    """On SQLite, the gateway's writers queue on a lock in this process rather than in
+    SQLite's busy handler, which sleeps up to 100 ms between retries."""
     if engine.dialect.name != "sqlite":
-        with engine.begin() as connection:
-            yield connection
+        yield
         return
-    with _sqlite_writer, engine.begin() as connection:
+    with _sqlite_writer:
+        yield
+
+
+@contextmanager
+def _write(engine: Engine) -> Iterator[Connection]:
+    """A write transaction (see :func:`one_writer`)."""
+    with one_writer(engine), engine.begin() as connection:
         yield connection
 
 
@@ -101,12 +110,16 @@ def _candidates(connection: Connection, site_id: uuid.UUID, service_id: str) -> 
             CdsService,
             ToolVersion.tool_id.label("tool_id"),
             ToolVersion.created_at.label("version_created"),
+            ToolVersion.version.label("version_label"),
         )
         .join(ToolVersion, ToolVersion.id == CdsService.version_id)
         .where(CdsService.service_id == service_id, deployed_here)
         .order_by(ToolVersion.created_at.desc(), CdsService.id)
     ).all()
-    return [Candidate(_service(row), row.tool_id, row.version_created) for row in rows]
+    return [
+        Candidate(_service(row), row.tool_id, row.version_created, row.version_label)
+        for row in rows
+    ]
 
 
 def _service(row: Any) -> CdsService:
@@ -159,19 +172,28 @@ def decide(engine: Engine, target: Target, closing: bool = False) -> Decision:
         ids = target.tool_ids
         tools = {t.id: t for t in connection.execute(select(Tool).where(Tool.id.in_(ids))).all()}
         versions = [c.service.version_id for c in target.candidates]
-        live_versions = set(
-            connection.scalars(
-                select(Deployment.version_id).where(
-                    Deployment.version_id.in_(versions),
-                    Deployment.site_id == target.site_id,
-                    Deployment.status == DeploymentStatus.LIVE,
-                )
+        live: dict[uuid.UUID, uuid.UUID] = {}
+        for deployment_id, version_id in connection.execute(
+            select(Deployment.id, Deployment.version_id)
+            .where(
+                Deployment.version_id.in_(versions),
+                Deployment.site_id == target.site_id,
+                Deployment.status == DeploymentStatus.LIVE,
             )
-        )
+            .order_by(Deployment.created_at, Deployment.id)
+        ):
+            live.setdefault(version_id, deployment_id)
         for candidate in [] if closing else target.candidates:
             tool = tools[candidate.tool_id]
-            if tool.state in LIVE_STATES and candidate.service.version_id in live_versions:
-                return Decision(candidate.service, candidate.service, tool.name, "")
+            if tool.state in LIVE_STATES and candidate.service.version_id in live:
+                return Decision(
+                    candidate.service,
+                    candidate.service,
+                    tool.name,
+                    "",
+                    deployment_id=live[candidate.service.version_id],
+                    version_label=candidate.version_label,
+                )
         newest = target.candidates[0]
         tool = tools[newest.tool_id]
         if closing:
@@ -285,8 +307,8 @@ def log_call(
                         "service_id": service.id,
                         "version_id": service.version_id,
                         "site_id": site_id,
-                        "patient_id": _context_id(context, "patientId"),
-                        "encounter_id": _context_id(context, "encounterId"),
+                        "patient_id": context_id(context, "patientId"),
+                        "encounter_id": context_id(context, "encounterId"),
                         "score": c.score,
                         "indicator": c.card["indicator"],
                         "card": c.card,
@@ -297,7 +319,7 @@ def log_call(
     return call_id
 
 
-def _context_id(context: dict[str, Any], name: str) -> str | None:
+def context_id(context: dict[str, Any], name: str) -> str | None:
     value = context.get(name)
     return value[:200] if isinstance(value, str) and value else None
 
@@ -308,8 +330,8 @@ def record_feedback(
     service_id: str,
     token: VerifiedToken | None,
     items: list[Any],
-) -> int:
-    """Store each feedback item against the card it names; returns how many named a known card."""
+) -> uuid.UUID:
+    """Store each feedback item against the card it names; returns the site's id."""
     now = utcnow()
     with _write(engine) as connection:
         site_id = _site_id(connection, site_slug)
@@ -350,4 +372,4 @@ def record_feedback(
                     for i in items
                 ],
             )
-    return sum(1 for i in items if i.card in known)
+    return site_id
