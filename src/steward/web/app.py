@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from steward.web.errors import install_page_errors
 from steward.web.pages import (
+    approvals,
     audit,
     evaluations,
     intake,
@@ -16,6 +17,8 @@ from steward.web.pages import (
     portfolio,
     register,
     signin,
+    tool,
+    tool_forms,
 )
 from steward.workbench.worker import RunWorker
 
@@ -27,6 +30,7 @@ def install_web(app: FastAPI) -> None:
     settings = app.state.settings
     app.state.run_worker = RunWorker(app.state.sessions, settings.home)
     app.state.background.append(app.state.run_worker)
-    for module in (signin, portfolio, register, audit, intake, evaluations, monitoring):
+    pages = (signin, portfolio, register, audit, intake, evaluations, monitoring)
+    for module in (*pages, tool, tool_forms, approvals):
         app.include_router(module.router)
     install_page_errors(app)

@@ -164,3 +164,8 @@ CreateProposalsPage = Annotated[Viewer, Depends(page("proposals:create"), scope=
 ReadProposalsPage = Annotated[Viewer, Depends(page("proposals:read"), scope="function")]
 RecordEvaluationsPage = Annotated[Viewer, Depends(page("tools:evaluation"), scope="function")]
 OwnSessionPage = Annotated[Viewer, Depends(page("session:own"), scope="function")]
+VersionToolsPage = Annotated[Viewer, Depends(page("tools:version"), scope="function")]
+TransitionToolsPage = Annotated[Viewer, Depends(page("tools:transition"), scope="function")]
+EvidenceToolsPage = Annotated[Viewer, Depends(page("tools:evidence"), scope="function")]
+HazardsToolsPage = Annotated[Viewer, Depends(page("tools:hazards"), scope="function")]
+SignOffToolsPage = Annotated[Viewer, Depends(page("tools:signoff"), scope="function")]
