@@ -73,8 +73,9 @@ def test_the_tool_page_shows_the_governance_file(web: Web) -> None:
     assert report.text.lower().startswith("<!doctype html>")
     assert "hazards.created" not in text  # written from the command line: not this trust's
     entry = {"name": "Alert fatigue", "initial_severity": "minor", "initial_likelihood": "low"}
-    assert browser.submit(f"/tools/{tool_id}", f"/tools/{tool_id}/hazards", entry).status_code == 303
-    history = browser.get(f"/tools/{tool_id}").text.split('id="history"')[1]
+    path = f"/tools/{tool_id}"
+    assert browser.submit(path, f"{path}/hazards", entry).status_code == 303
+    history = browser.get(path).text.split('id="history"')[1]
     assert "hazards.created" in history
     assert f"/audit?entity_type=tools&amp;entity_id={tool_id}" in history
     other = make_tool(web, "Other Tool")
