@@ -245,6 +245,18 @@ PAGES: dict[tuple[str, str], str] = {
     ("POST", "/priorities"): "priorities:create",
     ("GET", "/evaluations/new"): "tools:evaluation",
     ("POST", "/evaluations/uploads"): "tools:evaluation",
+    ("GET", "/approvals"): "tools:signoff",
+    ("GET", "/tools/{tool}"): "tools:read",
+    ("GET", "/tools/{tool}/evidence/{other}"): "tools:read",
+    ("GET", "/tools/{tool}/evaluations/{other}"): "tools:read",
+    ("POST", "/tools/{tool}/facts"): "tools:version",
+    ("POST", "/tools/{tool}/versions"): "tools:version",
+    ("POST", "/tools/{tool}/transitions"): "tools:transition",
+    ("POST", "/tools/{tool}/evidence"): "tools:evidence",
+    ("POST", "/tools/{tool}/hazards"): "tools:hazards",
+    ("POST", "/tools/{tool}/deployments"): "tools:transition",
+    ("POST", "/tools/{tool}/signoffs"): "tools:signoff",
+    ("POST", "/tools/{tool}/refusals"): "tools:signoff",
 }
 
 
@@ -262,7 +274,9 @@ def test_role_by_page_matrix(web: Web, role: Role) -> None:
     browser = web.browser(email)
     # The public register shows a signed-in user the seat switcher, hence the session's token.
     token = csrf_of(browser.get("/register").text)
-    for (method, path), permission in PAGES.items():
+    tool = _tool(web, "Matrix Tool")
+    for (method, template), permission in PAGES.items():
+        path = template.format(tool=tool, other=uuid.uuid4())
         if method == "POST":
             response = browser.client.post(path, data={"csrf_token": token})
         else:
