@@ -10,6 +10,7 @@ import os
 import secrets
 import socket
 import sys
+import threading
 import time
 from importlib import resources
 from pathlib import Path
@@ -160,8 +161,26 @@ def _serve(settings: Settings, engine: Engine, listener: socket.socket) -> None:
     lines.append("Press Ctrl+C to stop.")
     typer.echo("\n".join(lines))
     sys.stdout.flush()
+    stop = _start_scheduler(settings, engine)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    server.run(sockets=[listener])
+    try:
+        server.run(sockets=[listener])
+    finally:
+        if stop is not None:
+            stop.set()
+
+
+def _start_scheduler(settings: Settings, engine: Engine) -> threading.Event | None:
+    """Run the monitors in the background, as ``steward serve`` does (unless switched off)."""
+    if not settings.scheduler_embedded:
+        return None
+    from steward.surveillance.scheduler.setup import scheduler_from_settings
+    from steward.surveillance.scheduler.worker import start_in_thread
+
+    _, stop = start_in_thread(
+        scheduler_from_settings(settings, engine), settings.scheduler_interval_seconds
+    )
+    return stop
 
 
 def _write_reports(rows: int, directory: Path, seed: int) -> None:
