@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     scheduler_embedded: bool = True
     scheduler_interval_seconds: float = Field(default=60.0, gt=0)
     scheduler_lease_seconds: int = Field(default=600, ge=10)
+    monitor_reference_days: int = Field(default=28, ge=7, le=3660)
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str | None = None

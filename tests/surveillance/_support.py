@@ -104,6 +104,9 @@ class ScriptedSuite:
     def prepare(self, session: Session, deployment_id: uuid.UUID, now: datetime) -> None:
         return None
 
+    def earliest_data(self, session: Session, deployment_id: uuid.UUID) -> datetime | None:
+        return None
+
     def schedule(self, session: Session, deployment_id: uuid.UUID) -> Sequence[tuple[str, str]]:
         return self.monitors
 

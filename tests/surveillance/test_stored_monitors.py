@@ -95,7 +95,7 @@ def test_default_suite_runs_every_monitor_from_the_window_store(
     assert isinstance(default_suite(), StoredMonitorsSuite)
     deployment_id = _deployment(orgs)
     _ingest(orgs, deployment_id)
-    report = Scheduler(orgs, StoredMonitorsSuite(), {}, worker="w").tick(NOW)
+    report = Scheduler(orgs, StoredMonitorsSuite(90), {}, worker="w").tick(NOW)
     assert report.runs
     assert {r.status for r in report.runs} == {"done"}, [r.error for r in report.runs]
     monitors = {r.job.monitor for r in report.runs}

@@ -91,6 +91,10 @@ class MonitorsSuite:
     def prepare(self, session: Session, deployment_id: uuid.UUID, now: dt.datetime) -> None:
         """Nothing to bring up to date before the runs (see the stored suite)."""
 
+    def earliest_data(self, session: Session, deployment_id: uuid.UUID) -> dt.datetime | None:
+        """Not known here (see the stored suite)."""
+        return None
+
     def schedule(self, session: Session, deployment_id: uuid.UUID) -> Sequence[tuple[str, str]]:
         config = self.config_for(session, deployment_id)
         if config is None:

@@ -55,7 +55,9 @@ def plan_runs(
     """Add a due run for every configured monitor on every recently closed window; returns how
     many were new. Existing runs are left alone (insert-or-ignore on the unique key)."""
     rows = []
-    for deployment, since in monitored_deployments(session, deployment_id):
+    for deployment, recorded in monitored_deployments(session, deployment_id):
+        earliest = suite.earliest_data(session, deployment)
+        since = min(recorded, earliest) if earliest is not None else recorded
         for monitor, grain in suite.schedule(session, deployment):
             for start, end in closed_windows(grain, now, since):
                 rows.append(

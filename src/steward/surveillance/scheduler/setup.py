@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from steward.config import Settings
 from steward.db.session import session_factory
 from steward.surveillance.notify.channels import transports_from_settings
-from steward.surveillance.scheduler.suite import MonitorSuite, default_suite
+from steward.surveillance.scheduler.suite import MonitorSuite
 from steward.surveillance.scheduler.worker import Scheduler
 
 
@@ -20,9 +20,13 @@ def scheduler_from_settings(
     worker: str | None = None,
 ) -> Scheduler:
     """A scheduler on ``engine`` with the configured channels, lease and monitor suite."""
+    if suite is None:
+        from steward.surveillance.scheduler.stored import StoredMonitorsSuite
+
+        suite = StoredMonitorsSuite(settings.monitor_reference_days)
     return Scheduler(
         session_factory(engine),
-        suite or default_suite(),
+        suite,
         transports_from_settings(settings),
         worker=worker,
         lease=timedelta(seconds=settings.scheduler_lease_seconds),

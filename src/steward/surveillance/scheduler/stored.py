@@ -27,9 +27,9 @@ from steward.surveillance.monitors.inputs import reference_from_windows, window_
 from steward.surveillance.scheduler.monitor_suite import MonitorsSuite
 
 EARLIEST = dt.date(1970, 1, 1)
-REFERENCE_DAYS = 90
-"""Length of the reference period: the deployment's first days with data, once that many have
-passed (the local validation cube, where attached, would be the better reference)."""
+REFERENCE_DAYS = 28
+"""Length of the reference period (``STEWARD_MONITOR_REFERENCE_DAYS``): the deployment's first
+days with data, once that many have been stored."""
 
 
 class StoredWindows:
@@ -55,7 +55,7 @@ class StoredWindows:
                 ScoreCell.deployment_id == deployment_id, ScoreCell.grain == "day"
             )
         ).one()
-        if first is None or (last - first).days < self.reference_days:
+        if first is None or (last - first).days + 1 < self.reference_days:
             return None
         end = first + dt.timedelta(days=self.reference_days)
         return reference_from_windows(self.history(session, deployment_id, "day", end))
@@ -76,6 +76,14 @@ class StoredMonitorsSuite(MonitorsSuite):
 
     def __init__(self, reference_days: int = REFERENCE_DAYS) -> None:
         super().__init__(StoredWindows(reference_days), stored_config)
+
+    def earliest_data(self, session: Session, deployment_id: uuid.UUID) -> dt.datetime | None:
+        first = session.scalar(
+            select(func.min(ScoreCell.window_start)).where(
+                ScoreCell.deployment_id == deployment_id, ScoreCell.grain == "day"
+            )
+        )
+        return None if first is None else dt.datetime.combine(first, dt.time(), dt.UTC)
 
     def prepare(self, session: Session, deployment_id: uuid.UUID, now: dt.datetime) -> None:
         if monitoring_config(session, deployment_id) is not None:

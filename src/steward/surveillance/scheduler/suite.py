@@ -46,6 +46,11 @@ class MonitorSuite(Protocol):
         """The (monitor, grain) pairs configured for the deployment."""
         ...
 
+    def earliest_data(self, session: Session, deployment_id: uuid.UUID) -> datetime | None:
+        """When the deployment's data begins, if earlier than the deployment's record (data
+        loaded after the fact); windows from then on are planned."""
+        ...
+
     def run(self, session: Session, job: RunJob) -> RunResult:
         """Compute the monitor on the job's window (reading cubes, not raw rows)."""
         ...
@@ -55,6 +60,9 @@ class NoMonitors:
     """A suite with no monitors."""
 
     def prepare(self, session: Session, deployment_id: uuid.UUID, now: datetime) -> None:
+        return None
+
+    def earliest_data(self, session: Session, deployment_id: uuid.UUID) -> datetime | None:
         return None
 
     def schedule(self, session: Session, deployment_id: uuid.UUID) -> Sequence[tuple[str, str]]:
