@@ -151,7 +151,7 @@ def test_run_monitors_on_simulated_windows() -> None:
     reference = reference_from(simulate(120, seed=5, volume=200), edges)
     rows = simulate(120, seed=6, volume=200)
     history = {g: window_cubes(rows, edges, g) for g in ("day", "week", "month")}
-    config = monitor_config({"threshold": 0.2, "cusum": {"simulations": 500}})
+    config = monitor_config({"threshold": 0.2, "cusum": {"simulations": 200}})
     found = run_monitors(history, reference, config, since=dt.date(2024, 3, 1))
     monitors = {f.monitor for f in found}
     assert monitors == {
