@@ -36,11 +36,11 @@ def make_deployment(
     subgroups: tuple[str, ...] = ("sex",),
     feature_reference_size: int = 1000,
     feature_cuts: dict[str, list[float]] | None = None,
-    orgs: bool = True,
+    status: DeploymentStatus = DeploymentStatus.LIVE,
 ) -> uuid.UUID:
     """A live deployment of a new tool at a site of trust ``rxa``, with monitoring settings."""
     with unit_of_work(sessions, ACTOR) as session:
-        if orgs:
+        if not session.scalar(select(Organisation.id).where(Organisation.slug == "north")):
             create_organisation(session, "north", "North", OrganisationKind.REGION)
             create_organisation(session, "rxa", "Riverside", parent_slug="north")
             create_organisation(session, "rxa-ward", "Ward 1", OrganisationKind.SITE, "rxa")
@@ -60,7 +60,7 @@ def make_deployment(
                 feature_cuts=feature_cuts,
                 feature_reference_size=feature_reference_size,
             ),
-            DeploymentStatus.LIVE,
+            status,
         )
         return deployment.id
 
