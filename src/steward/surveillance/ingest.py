@@ -50,8 +50,10 @@ from steward.surveillance.rows import (
     clean_features,
     clean_subgroups,
     digest,
+    json_text,
 )
 from steward.surveillance.store import (
+    JSON_TEXT,
     add_feedback_cells,
     add_score_cells,
     among,
@@ -162,6 +164,7 @@ def ingest_predictions(
         if problem is not None:
             return problem, {}
         features, subgroups = clean_features(row.features), clean_subgroups(row.subgroups)
+        features_json, subgroups_json = json_text(features), json_text(subgroups)
         content = (row.patient_id, row.encounter_id, row.card_id, row.time, float(row.score))
         return None, {
             "event_id": row.event_id,
@@ -174,8 +177,9 @@ def ingest_predictions(
             "features": features,
             "subgroups": subgroups,
             "label_due_at": target.outcome.due_at(row.time),
-            "digest": digest(*content, row.tool_version, features, subgroups),
+            "digest": digest(*content, row.tool_version, features_json, subgroups_json),
             "received_at": received,
+            JSON_TEXT: {"features": features_json, "subgroups": subgroups_json},
         }
 
     new = _screen(session, PREDICTIONS, target, rows, row_numbers, prepare, report)

@@ -15,14 +15,17 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, case, select, text
+from sqlalchemy import JSON, ColumnElement, String, Table, any_, bindparam, case, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from steward.cube.model import STATS
 from steward.surveillance.cells import Deltas
 from steward.surveillance.models import FeatureCell, FeedbackCell, ScoreCell
+from steward.surveillance.rows import SEPARATOR
 
+#: Key of an event row holding its JSON columns already encoded (``{column: text}``).
+JSON_TEXT = "__json_text"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 #: Identifiers per ``IN (...)`` look-up (SQLite allows 32,766 bound parameters per statement).
@@ -35,11 +38,16 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 
 
 def among(session: Session, column: Any, values: Sequence[str]) -> Iterator[ColumnElement[bool]]:
-    """Conditions ``column IN values``, one per chunk: on PostgreSQL a single array parameter
-    (``= ANY(...)``), elsewhere ``IN`` lists short enough for SQLite's parameter limit."""
+    """Conditions ``column IN values``, one per chunk.
+
+    On PostgreSQL one text parameter split on the server (``= ANY(string_to_array(...))``):
+    binding 20,000 separate parameters, or an array of them, costs the client more than the
+    look-up costs the server. Identifiers never contain the separator (rows.check_* refuse it).
+    """
     if _postgres(session):
         for part in chunks(values, 100_000):
-            yield column == any_(bindparam(None, list(part), type_=postgresql.ARRAY(column.type)))
+            joined = bindparam(None, SEPARATOR.join(part), type_=String())
+            yield column == any_(func.string_to_array(joined, SEPARATOR))
         return
     for part in chunks(values):
         yield column.in_(part)
@@ -82,10 +90,13 @@ def _event_columns(table: Table, rows: list[dict[str, Any]]) -> dict[str, Any]:
     encoded = {c.name for c in table.columns if isinstance(c.type, JSON)}
     columns: dict[str, Any] = {}
     for column in table.columns:
-        values = [row[column.name] for row in rows]
-        if column.name in encoded:
-            values = [None if v is None else json.dumps(v) for v in values]
-        columns[column.name] = values
+        name = column.name
+        if name in encoded and JSON_TEXT in rows[0]:
+            columns[name] = [row[JSON_TEXT][name] for row in rows]
+        elif name in encoded:
+            columns[name] = [None if row[name] is None else json.dumps(row[name]) for row in rows]
+        else:
+            columns[name] = [row[name] for row in rows]
     return columns
 
 
@@ -122,7 +133,7 @@ def insert_new(session: Session, table: Table, rows: list[dict[str, Any]]) -> No
     statement = dialect_insert(session, table).on_conflict_do_nothing(
         index_elements=["deployment_id", "event_id"]
     )
-    session.execute(statement, rows)
+    session.execute(statement, [{k: v for k, v in r.items() if k != JSON_TEXT} for r in rows])
 
 
 def _add_cells(
