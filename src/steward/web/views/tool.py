@@ -5,12 +5,12 @@ evaluations, deployments, decisions and the tool's audit history."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import Session, defer, load_only
 
 from steward.audit.models import AuditEvent
 from steward.audit.search import visible_to
@@ -113,8 +113,9 @@ class _Records:
     deployments: tuple[Deployment, ...]
     decisions: tuple[Decision, ...]
 
-    def ids(self) -> list[str]:
-        rows: list[Iterable[Any]] = [
+    def ids(self) -> dict[str, list[str]]:
+        """Record ids by table name, as the audit trail names them."""
+        groups: list[Sequence[Any]] = [
             self.versions,
             self.evidence,
             self.signoffs,
@@ -124,7 +125,7 @@ class _Records:
             self.deployments,
             self.decisions,
         ]
-        return [str(r.id) for group in rows for r in group]
+        return {rows[0].__tablename__: [str(r.id) for r in rows] for rows in groups if rows}
 
 
 def _load(session: Session, tool: Tool) -> _Records:
@@ -159,6 +160,8 @@ def _load(session: Session, tool: Tool) -> _Records:
         evaluations=_all(
             session,
             select(EvaluationRecord)
+            # the result document can be large; the page shows the verdict and links the report
+            .options(defer(EvaluationRecord.document))
             .where(EvaluationRecord.version_id.in_(version_ids))
             .order_by(EvaluationRecord.created_at.desc()),
         ),
@@ -285,21 +288,39 @@ def _timeline(
     return tuple(entries)
 
 
-def _record_ids(session: Session, tool: Tool, records: _Records) -> list[str]:
-    """Ids of the tool and every record of its file, as the audit trail names them."""
+def _record_ids(session: Session, tool: Tool, records: _Records) -> dict[str, list[str]]:
+    """Ids of the tool and every record of its file, by table, as the audit trail names them."""
     version_ids = [v.id for v in records.versions]
-    facts = select(ModelFacts.id).where(ModelFacts.version_id.in_(version_ids))
-    assessments = select(Assessment.id).where(Assessment.tool_id == tool.id)
-    plans = select(FallbackPlan.id).where(FallbackPlan.tool_id == tool.id)
-    extra = [*session.scalars(facts), *session.scalars(assessments), *session.scalars(plans)]
-    return [str(tool.id), *records.ids(), *(str(i) for i in extra)]
+    ids = {Tool.__tablename__: [str(tool.id)], **records.ids()}
+    extra = (
+        (ModelFacts, select(ModelFacts.id).where(ModelFacts.version_id.in_(version_ids))),
+        (Assessment, select(Assessment.id).where(Assessment.tool_id == tool.id)),
+        (FallbackPlan, select(FallbackPlan.id).where(FallbackPlan.tool_id == tool.id)),
+    )
+    for model, query in extra:
+        found = [str(i) for i in session.scalars(query)]
+        if found:
+            ids[model.__tablename__] = found
+    return ids
 
 
-def _audit(session: Session, organisation_id: uuid.UUID, ids: list[str]) -> tuple[AuditEvent, ...]:
+def _audit(
+    session: Session, organisation_id: uuid.UUID, ids: dict[str, list[str]]
+) -> tuple[AuditEvent, ...]:
+    """The latest events about the tool's records; matching on (entity_type, entity_id) uses the
+    trail's entity index, and the large before/after documents are not read."""
+    about = or_(
+        *(
+            and_(AuditEvent.entity_type == table, AuditEvent.entity_id.in_(entity_ids))
+            for table, entity_ids in ids.items()
+        )
+    )
+    columns = (AuditEvent.seq, AuditEvent.occurred_at, AuditEvent.actor, AuditEvent.action)
     return tuple(
         session.scalars(
             select(AuditEvent)
-            .where(AuditEvent.entity_id.in_(ids), visible_to(session, organisation_id))
+            .options(load_only(*columns))
+            .where(about, visible_to(session, organisation_id))
             .order_by(AuditEvent.seq.desc())
             .limit(AUDIT_LIMIT)
         )
