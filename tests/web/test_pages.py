@@ -254,7 +254,8 @@ PAGES: dict[tuple[str, str], str] = {
     ("POST", "/tools/{tool}/transitions"): "tools:transition",
     ("POST", "/tools/{tool}/evidence"): "tools:evidence",
     ("POST", "/tools/{tool}/hazards"): "tools:hazards",
-    ("POST", "/tools/{tool}/deployments"): "tools:transition",
+    ("POST", "/tools/{tool}/deployments"): "deployments:create",
+    ("POST", "/tools/{tool}/deployments/{other}/status"): "deployments:create",
     ("POST", "/tools/{tool}/signoffs"): "tools:signoff",
     ("POST", "/tools/{tool}/refusals"): "tools:signoff",
 }

@@ -275,10 +275,20 @@ def test_deployments_and_versions_are_recorded_from_the_page(web: Web) -> None:
     again = browser.submit(path, f"{path}/deployments", body)
     assert again.status_code == 422
     assert "already deployed" in again.text
+    with web.sessions() as session:
+        deployment = session.scalars(select(Deployment)).one()
+    status = f"{path}/deployments/{deployment.id}/status"
+    assert browser.submit(path, status, {"status": "live"}).status_code == 303
+    with unit_of_work(web.sessions, ACTOR) as session:
+        session.get_one(Tool, uuid.UUID(tool_id)).state = LifecycleState.SUSPENDED
+    assert browser.submit(path, status, {"status": "withdrawn"}).status_code == 303
+    refused = browser.submit(path, status, {"status": "live"})
+    assert refused.status_code == 422
+    assert "goes live only in live_pilot or deployed" in refused.text
     assert browser.submit(path, f"{path}/versions", {"version": "1.1"}).status_code == 303
     page = browser.get(path).text
     assert "Emergency department" in page
     assert "Riverside ED" in page
     assert "version 1.1" in page
     with web.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(Deployment)) == 1
+        assert session.scalars(select(Deployment.status)).one().value == "withdrawn"

@@ -169,3 +169,4 @@ TransitionToolsPage = Annotated[Viewer, Depends(page("tools:transition"), scope=
 EvidenceToolsPage = Annotated[Viewer, Depends(page("tools:evidence"), scope="function")]
 HazardsToolsPage = Annotated[Viewer, Depends(page("tools:hazards"), scope="function")]
 SignOffToolsPage = Annotated[Viewer, Depends(page("tools:signoff"), scope="function")]
+DeployToolsPage = Annotated[Viewer, Depends(page("deployments:create"), scope="function")]

@@ -47,7 +47,7 @@ ACTIONS = {
     "transition": "tools:transition",
     "evidence": "tools:evidence",
     "hazards": "tools:hazards",
-    "deploy": "tools:transition",
+    "deploy": "deployments:create",
     "signoff": "tools:signoff",
 }
 

@@ -15,16 +15,30 @@ from starlette.datastructures import UploadFile
 from steward.api.deps import SessionDep, SettingsDep
 from steward.audit.context import bound_context
 from steward.audit.recorder import append_events
-from steward.registry.errors import FieldProblem, InvalidInputError, invalid
+from steward.registry.errors import FieldProblem, InvalidInputError, NotFoundError, invalid
 from steward.registry.evidence import file_evidence
 from steward.registry.facts import FactsStandard, validate_facts
 from steward.registry.hazards import Likelihood, Severity
 from steward.registry.lifecycle import lifecycle_policy
-from steward.registry.models import LifecycleState, ModelFacts, Organisation, ToolVersion
+from steward.registry.models import (
+    Deployment,
+    DeploymentStatus,
+    LifecycleState,
+    ModelFacts,
+    Organisation,
+    ToolVersion,
+)
 from steward.registry.safety import HazardEntry, log_hazard
-from steward.registry.tools import add_version, deploy, latest_version, set_model_facts
+from steward.registry.tools import (
+    add_version,
+    deploy,
+    latest_version,
+    set_deployment_status,
+    set_model_facts,
+)
 from steward.registry.transitions import TransitionRefusedError, transition
 from steward.web.deps import (
+    DeployToolsPage,
     EvidenceToolsPage,
     FormDep,
     HazardsToolsPage,
@@ -269,11 +283,12 @@ def _choice(form: Form, name: str, kind: type[Choice], what: str) -> Choice | No
 def record_deployment(
     request: Request,
     session: SessionDep,
-    viewer: TransitionToolsPage,
+    viewer: DeployToolsPage,
     data: FormDep,
     tool_id: uuid.UUID,
 ) -> Response:
-    """Record that the current version runs (or will run) at a site in a care setting."""
+    """Record that the current version runs (or will run) at a site in a care setting, planned
+    until marked live; its monitoring configuration is set through the deployments API."""
     tool = find_tool(session, viewer, tool_id, write=True)
     form = Form.of(data, "site", "care_setting").require("site", "care_setting")
     version: ToolVersion | None = latest_version(session, tool)
@@ -288,4 +303,31 @@ def record_deployment(
         )
     if not form.ok:
         return show_tool(request, session, viewer, tool, forms={"deploy": form}, status=422)
+    return _done(tool.id, "deployed", "deployments")
+
+
+@router.post("/tools/{tool_id}/deployments/{deployment_id}/status")
+def change_deployment_status(
+    request: Request,
+    session: SessionDep,
+    viewer: DeployToolsPage,
+    data: FormDep,
+    tool_id: uuid.UUID,
+    deployment_id: uuid.UUID,
+) -> Response:
+    """Mark a deployment live (only while the tool is in live pilot or deployed) or withdrawn."""
+    tool = find_tool(session, viewer, tool_id, write=True)
+    deployment = session.get(Deployment, deployment_id)
+    version = session.get(ToolVersion, deployment.version_id) if deployment else None
+    if deployment is None or version is None or version.tool_id != tool.id:
+        raise NotFoundError(f"no deployment {deployment_id} of this tool")
+    form = Form.of(data, "status")
+    try:
+        status = DeploymentStatus(form.value("status"))
+    except ValueError:
+        raise invalid("status", "choose planned, live or withdrawn") from None
+    attempt(session, form, lambda: set_deployment_status(session, deployment, status), {})
+    if not form.ok:
+        forms = {"deployment-status": form}
+        return show_tool(request, session, viewer, tool, forms=forms, status=422)
     return _done(tool.id, "deployed", "deployments")
