@@ -149,3 +149,22 @@ def test_control_limit_hits_its_target_run_length() -> None:
     lower = control_limit(mix, 1 / 1.5, 800.0, simulations=4000, seed=9)
     assert lower.arl == pytest.approx(800.0, rel=0.03)
     assert 0 < lower.h < 10
+
+
+@pytest.mark.slow
+def test_run_length_counts_windows_without_predictions() -> None:
+    # 0.3 predictions a window: most windows are empty and leave the chart where it is.
+    mix = CaseMix(np.array([0.02, 0.08, 0.3]), np.array([0.5, 0.3, 0.2]), 0.3)
+    estimated = in_control_arl(mix, 1.5, 1.5, simulations=20_000, seed=1)
+    direct = delay_distribution(mix, 1.5, 1.5, 1.0, simulations=4000, seed=2)
+    se_direct = direct.std() / math.sqrt(direct.size)
+    assert abs(estimated.arl - direct.mean()) < 3 * math.hypot(estimated.se, se_direct)
+
+
+def test_a_huge_volume_needs_only_a_small_limit() -> None:
+    # 20,000 predictions a window: the in-control window sum is about -130 with SD 15, so even
+    # the smallest limit searched gives far more than the target run length.
+    mix = CaseMix(np.array([0.02, 0.08, 0.3]), np.array([0.5, 0.3, 0.2]), 20_000.0)
+    found = control_limit(mix, 1.5, 5000.0, simulations=500, seed=3)
+    assert found.h == pytest.approx(0.05)
+    assert found.arl > 5000.0

@@ -17,12 +17,16 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
+from scipy.special import gammaln
 
 from steward.cube.model import LevelCounts, stat_index
 from steward.surveillance.monitors.inputs import FloatArray
 
 #: Steps after which a simulated cycle is abandoned (counted as ending without alarm).
 MAX_STEPS = 100_000
+#: Smallest control limit searched.
+H_MIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -84,16 +88,38 @@ class _Simulator:
         self.p_alt = tilted
         self.seed = seed
 
-    def increments(self, rng: np.random.Generator, size: int, p: FloatArray) -> FloatArray:
-        volume = rng.poisson(self.mix.volume, size)
+    def increments(
+        self, rng: np.random.Generator, size: int, p: FloatArray, nonempty: bool = False
+    ) -> FloatArray:
+        """Window sums of W; ``nonempty``: only windows with at least one prediction."""
+        volume = self.volumes(rng, size) if nonempty else rng.poisson(self.mix.volume, size)
         counts = rng.multinomial(volume, self.mix.share)
         events = rng.binomial(counts, p)
         return np.asarray(events.sum(axis=1) * self.log_r - counts @ self.cost, dtype=np.float64)
 
+    def volumes(self, rng: np.random.Generator, size: int) -> NDArray[np.int64]:
+        """Poisson volumes conditioned on at least one prediction (inverse CDF when zeros are
+        common, rejection when they are rare)."""
+        lam = self.mix.volume
+        if lam > 5.0:
+            volume = rng.poisson(lam, size)
+            while np.any(volume == 0):
+                empty = volume == 0
+                volume[empty] = rng.poisson(lam, int(empty.sum()))
+            return np.asarray(volume, dtype=np.int64)
+        k = np.arange(int(lam + 10.0 * math.sqrt(lam) + 20.0))
+        cdf = np.cumsum(np.exp(k * math.log(lam) - lam - gammaln(k + 1.0)))
+        u = rng.uniform(cdf[0], cdf[-1], size)
+        return np.asarray(np.searchsorted(cdf, u, side="left"), dtype=np.int64)
+
     def cycles(
         self, h: float, size: int, p: FloatArray, salt: int
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Length, end value and alarm flag of ``size`` cycles under outcome probabilities ``p``."""
+        """Non-empty windows, end value and alarm flag of ``size`` cycles under outcomes ``p``.
+
+        Windows without predictions leave the chart where it is, so cycles are simulated over
+        non-empty windows only; the caller scales lengths by the mean windows per non-empty one.
+        """
         rng = np.random.default_rng([self.seed, salt])
         total = np.zeros(size)
         length = np.zeros(size)
@@ -102,7 +128,7 @@ class _Simulator:
         for _ in range(MAX_STEPS):
             if active.size == 0:
                 break
-            total[active] += self.increments(rng, active.size, p)
+            total[active] += self.increments(rng, active.size, p, nonempty=True)
             length[active] += 1
             crossed = total[active] > h
             alarm[active[crossed]] = 1.0
@@ -119,6 +145,9 @@ def in_control_arl(
     _, end, alarm = sim.cycles(h, simulations, sim.p_alt, salt=1)
     weights = alarm * np.exp(-np.minimum(end, 700.0))
     p_alarm = float(weights.mean())
+    # Each non-empty window comes after a geometric number of windows: 1 / P(volume > 0).
+    windows_per_step = 1.0 / -math.expm1(-mix.volume)
+    length = length * windows_per_step
     mean_cycle = float(length.mean())
     if p_alarm <= 0:
         return RunLength(h, math.inf, math.inf, mean_cycle, 0.0)
@@ -152,18 +181,20 @@ def control_limit(
     first = in_control_arl(mix, odds_ratio, h, simulations, seed)
     previous = (h, math.log(first.arl))
     best = first
-    h = max(0.05, h + goal - previous[1])
+    h = max(H_MIN, h + goal - previous[1])
     for _ in range(12):
         current = in_control_arl(mix, odds_ratio, h, simulations, seed)
         value = math.log(current.arl) if math.isfinite(current.arl) else goal + 10.0
         if abs(value - goal) < abs(math.log(best.arl) - goal):
             best = current
-        if abs(value - goal) < tolerance:
+        if abs(value - goal) < tolerance or (h <= H_MIN and value >= goal):
+            # At the floor the run length already exceeds the target: with many predictions per
+            # window the in-control sum of W is so negative that any small h suffices.
             return current
         slope = (value - previous[1]) / (h - previous[0]) if h != previous[0] else 1.0
         slope = min(max(slope, 0.3), 3.0)
         previous = (h, value)
-        h = max(0.05, h + (goal - value) / slope)
+        h = max(H_MIN, h + (goal - value) / slope)
     return best
 
 
