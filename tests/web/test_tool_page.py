@@ -292,3 +292,34 @@ def test_deployments_and_versions_are_recorded_from_the_page(web: Web) -> None:
     assert "version 1.1" in page
     with web.sessions() as session:
         assert session.scalars(select(Deployment.status)).one().value == "withdrawn"
+
+
+def test_retirement_needs_the_chairs_sign_off_and_every_withdrawal_step(web: Web) -> None:
+    web.user("chair@rxa.nhs.uk", ("rxa", CHAIR))
+    tool_id = make_tool(web, state=LifecycleState.DEPLOYED)
+    browser = web.browser("chair@rxa.nhs.uk")
+    path = f"/tools/{tool_id}"
+    steps = {
+        "withdrawal_clinical_fallback": "Return to the NEWS2 paper chart",
+        "withdrawal_communication": "",
+        "withdrawal_data_retention": "Keep outputs 8 years",
+    }
+    retire = {"to": "retired", "reason": "Replaced by the EPR's own score", **steps}
+    refused = browser.submit(path, f"{path}/transitions", retire)
+    assert refused.status_code == 409
+    shown = refused.text.split('id="refusal-retired"')[1].split("</ul>")[0]
+    assert re.findall(r"<li>(.*?)</li>", shown) == [
+        "describe the withdrawal step &#39;communication&#39;",
+        "no sign-off by the committee_chair for retired",
+    ]
+    field = refused.text.split('id="f-move-retired-withdrawal_communication"')[0]
+    assert "field--error" in field.rsplit('<div class="field', 1)[1]
+    assert "Return to the NEWS2 paper chart</textarea>" in refused.text
+    signed = browser.submit(path, f"{path}/signoffs", {"gate": "retired", "note": "Agreed"})
+    assert signed.status_code == 303
+    steps["withdrawal_communication"] = "Letter to every ward manager"
+    retired = browser.submit(path, f"{path}/transitions", {**retire, **steps})
+    assert retired.status_code == 303
+    page = browser.get(path).text
+    assert "Letter to every ward manager" in page
+    assert "No further transition is possible from Retired" in page
