@@ -82,6 +82,7 @@ class Dashboard:
 
     deployment_id: uuid.UUID
     has_reference: bool
+    reference_days: int
     days_with_data: int
     predictions: int
     monitors: tuple[MonitorView, ...]
@@ -89,20 +90,29 @@ class Dashboard:
     alert_total: int
 
 
-def dashboard(session: Session, deployment_id: uuid.UUID, today: dt.date) -> Dashboard:
-    """The dashboard of ``deployment_id`` from its stored windows up to ``today``."""
-    source = StoredWindows()
+def dashboard(
+    session: Session, deployment_id: uuid.UUID, today: dt.date, reference_days: int
+) -> Dashboard:
+    """The dashboard of ``deployment_id`` from its stored windows up to ``today``, judged against
+    its first ``reference_days`` days (``STEWARD_MONITOR_REFERENCE_DAYS``, as the scheduler)."""
+    source = StoredWindows(reference_days)
     config = stored_config(session, deployment_id) or default_config()
     days, predictions = _volume(session, deployment_id)
     total, alerts = list_alerts(session, deployment_id, limit=20)
     reference = source.reference(session, deployment_id)
     if reference is None:
-        return Dashboard(deployment_id, False, days, predictions, (), tuple(alerts), total)
+        empty: tuple[MonitorView, ...] = ()
+        return Dashboard(
+            deployment_id, False, reference_days, days, predictions, empty, tuple(alerts), total
+        )
     history = {
         grain: source.history(session, deployment_id, grain, today) for grain in _grains(config)
     }
     findings = run_monitors(history, reference, config, cusum_limits_=limits_for(reference, config))
-    return Dashboard(deployment_id, True, days, predictions, _views(findings), tuple(alerts), total)
+    views = _views(findings)
+    return Dashboard(
+        deployment_id, True, reference_days, days, predictions, views, tuple(alerts), total
+    )
 
 
 def _grains(config: MonitorConfig) -> set[Grain]:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from steward.api.deps import SessionDep
+from steward.api.deps import SessionDep, SettingsDep
 from steward.db.base import utcnow
 from steward.registry.errors import NotFoundError
 from steward.registry.models import Deployment, Organisation, Tool, ToolVersion
@@ -56,7 +56,11 @@ def _panel(index: int, view: MonitorView) -> MonitorPanel:
 
 @router.get("/deployments/{deployment_id}/monitoring")
 def monitoring_page(
-    request: Request, session: SessionDep, viewer: ReadToolsPage, deployment_id: uuid.UUID
+    request: Request,
+    session: SessionDep,
+    viewer: ReadToolsPage,
+    settings: SettingsDep,
+    deployment_id: uuid.UUID,
 ) -> Response:
     """Charts over time with control limits and alert marks for one deployment."""
     deployment = session.get(Deployment, deployment_id)
@@ -69,7 +73,7 @@ def monitoring_page(
         or tool.organisation_id not in viewer.scope_ids
     ):
         raise NotFoundError(f"no deployment with id {deployment_id}")
-    data = dashboard(session, deployment.id, utcnow().date())
+    data = dashboard(session, deployment.id, utcnow().date(), settings.monitor_reference_days)
     page = MonitoringPage(
         tool=tool,
         version=version,
