@@ -69,13 +69,25 @@ def opted_out_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(PatientOptOut)) or 0)
 
 
+#: Up to this many registered opt-outs, a look-up reads the whole register once instead of
+#: querying chunk by chunk (bulk ingestion looks up 20,000 patients at a time).
+READ_WHOLE_REGISTER = 50_000
+
+
 def opted_out_among(session: Session, patient_ids: Iterable[str]) -> set[str]:
-    """Those of ``patient_ids`` who are in the register (looked up by digest, in chunks)."""
+    """Those of ``patient_ids`` who are in the register (looked up by digest)."""
+    registered = opted_out_count(session)
+    if registered == 0:
+        return set()
     by_digest: dict[str, set[str]] = {}
     for patient_id in patient_ids:
         by_digest.setdefault(patient_digest(patient_id), set()).add(patient_id)
     digests = list(by_digest)
     found: set[str] = set()
+    if registered <= READ_WHOLE_REGISTER:
+        for digest in opted_out_digests(session).intersection(digests):
+            found |= by_digest[digest]
+        return found
     for start in range(0, len(digests), 500):
         chunk = digests[start : start + 500]
         for digest in session.scalars(

@@ -13,6 +13,8 @@ from sqlalchemy.orm import sessionmaker
 
 from steward.audit.recorder import UnattributedChangeError
 from steward.db.session import StewardSession, unit_of_work
+from steward.integration import optout_register
+from steward.integration.optouts import OptOut
 from steward.registry.errors import InvalidInputError, NotFoundError
 from steward.registry.models import ToolVersion
 from steward.registry.organisations import organisation_by_slug
@@ -218,3 +220,20 @@ def test_times_far_in_the_future_are_refused(
     report = _ingest(sessions, ingest_predictions, deployment, rows, now=now)
     assert report.accepted == 1
     assert "future" in report.rejected[0].error
+
+
+@pytest.mark.parametrize("whole_register", [True, False])
+def test_opted_out_patients_are_left_out_by_either_look_up(
+    sessions: sessionmaker[StewardSession],
+    deployment: uuid.UUID,
+    monkeypatch: pytest.MonkeyPatch,
+    whole_register: bool,
+) -> None:
+    if not whole_register:
+        monkeypatch.setattr(optout_register, "READ_WHOLE_REGISTER", 0)
+    with unit_of_work(sessions, ACTOR) as session:
+        optout_register.register_opt_outs(session, [OptOut("pt-out", "test")])
+    rows = [PredictionRow("a", "pt-in", T0, 0.5), PredictionRow("b", "pt-out", T0, 0.5)]
+    report = _ingest(sessions, ingest_predictions, deployment, rows, now=T0)
+    assert (report.accepted, report.opted_out) == (1, 1)
+    assert set(_labels(sessions)) == {"a"}
