@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session, defer, load_only
 
 from steward.audit.models import AuditEvent
 from steward.audit.search import visible_to
-from steward.auth.roles import Role
 from steward.registry.assessments import Assessment
 from steward.registry.evidence import evidence_types
 from steward.registry.facts import FactsStandard
@@ -95,9 +94,6 @@ class ToolView:
 
     def name_of(self, user_id: uuid.UUID | None) -> str:
         return self.names.get(user_id, "—") if user_id else "—"
-
-    def signed_by(self, role: Role) -> bool:
-        return any(s.role == role for g in self.gates for s in g.signoffs)
 
 
 @dataclass(frozen=True)
