@@ -134,3 +134,45 @@ def test_ingestion_refusals_name_the_fhir_path(
     assert "rejected Bundle.entry[6].resource.id: a stored prediction needs its id" in result.output
     assert "rejected Bundle.entry[7].resource: time 2099-01-01" in result.output
     assert "stored: 0 prediction(s)" in result.output
+
+
+def _cells(sessions: sessionmaker[StewardSession], deployment: uuid.UUID) -> dict[Any, Any]:
+    from steward.surveillance.models import ScoreCell
+
+    with sessions() as session:
+        cells = session.scalars(select(ScoreCell).where(ScoreCell.deployment_id == deployment))
+        return {
+            (c.grain, c.window_start, c.dim, c.level, c.bin, c.label): (c.n, round(c.sum_p, 9))
+            for c in cells
+            if abs(c.n) > 1e-9
+        }
+
+
+def test_registering_an_opt_out_removes_stored_monitoring_data(
+    sessions: sessionmaker[StewardSession],
+) -> None:
+    from steward.audit.models import AuditEvent
+
+    kept = [_prediction(i, f"pt{i % 3}") for i in range(1, 12)]
+    leaving = [_prediction(i, "pt-out") for i in range(20, 26)]
+    outcome = OutcomeRow("o1", "pt-out", "deterioration", 1, T0 + timedelta(hours=21), "enc20")
+    both = make_deployment(sessions)
+    only_kept = make_deployment(sessions)
+    with unit_of_work(sessions, ACTOR) as session:
+        ingest_predictions(session, both, [*kept, *leaving])
+        ingest_outcomes(session, both, [outcome])
+        ingest_predictions(session, only_kept, kept)
+    assert _cells(sessions, both) != _cells(sessions, only_kept)
+    with unit_of_work(sessions, ACTOR) as session:
+        outcome_of_register = register_opt_outs(session, [OptOut("pt-out", "test")])
+    assert outcome_of_register.removed_predictions == len(leaving)
+    assert outcome_of_register.removed_outcomes == 1
+    assert _cells(sessions, both) == _cells(sessions, only_kept)
+    with sessions() as session:
+        assert set(session.scalars(select(PredictionEvent.patient_id))) == {"pt0", "pt1", "pt2"}
+        assert session.scalar(select(OutcomeEvent.event_id)) is None
+        removal = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "surveillance.opted_out_removed")
+        ).one()
+    assert removal.entity_id == str(both)
+    assert removal.after == {"predictions": len(leaving)}

@@ -132,7 +132,13 @@ def test_api_registers_with_permission_and_field_paths(api: Api) -> None:
     body = {"patient_ids": ["p1", "p2", "p1"], "source": "ward request"}
     response = api.call("POST", "/opt-outs", Role.IG_DPO, json=body)
     assert response.status_code == 200, response.text
-    assert response.json() == {"added": 2, "already_registered": 1, "registered": 2}
+    assert response.json() == {
+        "added": 2,
+        "already_registered": 1,
+        "registered": 2,
+        "removed_predictions": 0,
+        "removed_outcomes": 0,
+    }
     bad = api.call("POST", "/opt-outs", Role.IG_DPO, json={"patient_ids": ["ok", "  "]})
     assert bad.status_code == 422
     assert "patient_ids[1]" in bad.text

@@ -37,6 +37,11 @@ def import_opt_outs(
         f"registered {outcome.added} opted-out patient(s) from {file} "
         f"({outcome.already_registered} already registered); the register holds {total}"
     )
+    if outcome.removed_predictions or outcome.removed_outcomes:
+        typer.echo(
+            f"removed from monitoring: {outcome.removed_predictions} stored prediction(s) and "
+            f"{outcome.removed_outcomes} outcome(s) of these patients"
+        )
 
 
 @optouts_app.command("count")

@@ -34,18 +34,24 @@ class RegisterOutcome:
 
     added: int
     already_registered: int
+    #: Stored monitoring events of the newly registered patients, removed.
+    removed_predictions: int = 0
+    removed_outcomes: int = 0
 
 
 def register_opt_outs(session: Session, opt_outs: Iterable[OptOut]) -> RegisterOutcome:
-    """Add every opt-out not yet registered; each new row is written to the audit trail."""
+    """Add every opt-out not yet registered (each new row written to the audit trail) and take
+    the newly registered patients' stored events out of monitoring."""
     known = set(session.scalars(select(PatientOptOut.digest)))
     added = already = 0
+    new_patients: set[str] = set()
     for opt_out in opt_outs:
         digest = patient_digest(check_patient_id(opt_out.patient_id, opt_out.source))
         if digest in known:
             already += 1
             continue
         known.add(digest)
+        new_patients.add(opt_out.patient_id)
         session.add(
             PatientOptOut(
                 id=uuid.uuid4(),
@@ -56,7 +62,14 @@ def register_opt_outs(session: Session, opt_outs: Iterable[OptOut]) -> RegisterO
         )
         added += 1
     session.flush()
-    return RegisterOutcome(added, already)
+    if not new_patients:
+        return RegisterOutcome(added, already)
+    # imported here: surveillance's ingestion imports this module
+    from steward.integration.optout_purge import remove_from_monitoring
+
+    patients = new_patients | {p.strip() for p in new_patients}
+    removed = remove_from_monitoring(session, patients)
+    return RegisterOutcome(added, already, removed["predictions"], removed["outcomes"])
 
 
 def opted_out_digests(session: Session) -> frozenset[str]:

@@ -24,6 +24,8 @@ class OptOutsOut(BaseModel):
     added: int
     already_registered: int
     registered: int
+    removed_predictions: int = Field(description="Stored predictions taken out of monitoring")
+    removed_outcomes: int = Field(description="Stored outcomes taken out of monitoring")
 
 
 class OptOutCount(BaseModel):
@@ -45,6 +47,8 @@ def register(body: OptOutsIn, session: SessionDep, principal: RegisterOptOuts) -
         added=outcome.added,
         already_registered=outcome.already_registered,
         registered=opted_out_count(session),
+        removed_predictions=outcome.removed_predictions,
+        removed_outcomes=outcome.removed_outcomes,
     )
 
 
