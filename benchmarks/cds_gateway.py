@@ -129,6 +129,7 @@ async def _round(
     limits = httpx.Limits(max_connections=width, max_keepalive_connections=width)
     latencies: list[float] = []
     empty: list[int] = []
+    failed: list[str] = []
     queue = iter(range(calls))
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
 
@@ -138,7 +139,11 @@ async def _round(
                 if tokens is not None:
                     headers["Authorization"] = f"Bearer {tokens[index]}"
                 started = time.perf_counter()
-                response = await client.post(url, content=body, headers=headers)
+                try:
+                    response = await client.post(url, content=body, headers=headers)
+                except httpx.TransportError as error:
+                    failed.append(f"{error.__class__.__name__}: {error}")
+                    continue
                 latencies.append((time.perf_counter() - started) * 1000)
                 if response.status_code != 200:
                     raise SystemExit(f"{url}: HTTP {response.status_code} {response.text[:200]}")
@@ -148,6 +153,8 @@ async def _round(
         await asyncio.gather(*(worker() for _ in range(width)))
     if empty:
         print(f"{url}: {len(empty)} of {calls} answers had no card", file=sys.stderr)
+    if failed:
+        print(f"{url}: {len(failed)} of {calls} calls failed, e.g. {failed[0]}", file=sys.stderr)
     return latencies
 
 
@@ -190,28 +197,46 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         "STEWARD_CDS_ISSUERS": json.dumps({ISSUER: {"jwks_file": str(folder / "jwks.json")}}),
         "STEWARD_CDS_MAX_CONNECTIONS": str(args.concurrency),
         "STEWARD_CDS_TIMEOUT_SECONDS": str(args.budget),
+        "STEWARD_SCHEDULER_EMBEDDED": "0",
     }
+    log = (folder / "gateway.log").open("w")
     processes = [
         subprocess.Popen([sys.executable, __file__, "--serve-supplier", str(supplier_port)]),
         subprocess.Popen(
             [str(Path(sys.executable).parent / "steward"), "serve", "--port", str(gateway_port)],
             env=env,
-            stdout=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
         ),
     ]
     try:
         _wait(f"http://127.0.0.1:{supplier_port}/")
         _wait(f"{gateway_base}/api/v1/health")
-        results = asyncio.run(_measure(args, supplier_url, gateway_url))
+        pids = {"supplier": processes[0].pid, "gateway": processes[1].pid}
+        results = asyncio.run(_measure(args, supplier_url, gateway_url, pids))
         results["outcomes"] = _outcomes(database_url)
     finally:
         for process in processes:
             process.terminate()
             process.wait(timeout=30)
+        log.close()
+        errors = [
+            line for line in (folder / "gateway.log").read_text().splitlines() if "rror" in line
+        ]
+        if errors:
+            print("gateway log:", *errors[:5], sep="\n  ", file=sys.stderr)
     _report(args, results)
 
 
-async def _measure(args: argparse.Namespace, supplier_url: str, gateway_url: str) -> dict[str, Any]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _measure(
+    args: argparse.Namespace, supplier_url: str, gateway_url: str, pids: dict[str, int]
+) -> dict[str, Any]:
     body = (SPEC / "request-patient-view.json").read_bytes()
     width = args.concurrency
     # Warm-up: connections, code paths and caches on both paths, not timed.
@@ -219,11 +244,21 @@ async def _measure(args: argparse.Namespace, supplier_url: str, gateway_url: str
     await _round(gateway_url, body, _tokens(gateway_url, width), width, width)
     direct: list[float] = []
     gateway: list[float] = []
+    cpu = {"gateway": 0.0, "supplier": 0.0}
     for _ in range(args.rounds):
         tokens = _tokens(gateway_url, args.calls)
         direct += await _round(supplier_url, body, None, args.calls, width)
+        before = _cpu_seconds(pids["gateway"])
         gateway += await _round(gateway_url, body, tokens, args.calls, width)
-    return {"direct": direct, "gateway": gateway}
+        # The log job runs after each response; give the last ones time to finish.
+        await asyncio.sleep(1.0)
+        cpu["gateway"] += _cpu_seconds(pids["gateway"]) - before
+    calls = args.calls * args.rounds
+    return {
+        "direct": direct,
+        "gateway": gateway,
+        "gateway_cpu_ms_per_call": round(cpu["gateway"] / calls * 1000, 3),
+    }
 
 
 def _outcomes(database_url: str) -> Any:
@@ -248,6 +283,7 @@ def _report(args: argparse.Namespace, results: dict[str, list[float]]) -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
     summary["gateway_outcomes"] = results.pop("outcomes")
+    summary["gateway_cpu_ms_per_call"] = results.pop("gateway_cpu_ms_per_call")
     for name, values in results.items():
         summary[name] = {
             "p50_ms": round(_quantile(values, 0.5), 2),

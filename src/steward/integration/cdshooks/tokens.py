@@ -147,7 +147,7 @@ def verify_signed(
     if jwk.get("alg") not in (None, algorithm):
         raise TokenRefusedError(f"key {header['kid']!r} is for {jwk['alg']}, not {algorithm}")
     try:
-        key = jwt.PyJWK(jwk, algorithm=algorithm)
+        key = _public_key(json.dumps(jwk, sort_keys=True), algorithm)
         claims = jwt.decode(
             token,
             key,
@@ -171,6 +171,12 @@ def verify_signed(
         ),
         tenant=tenant if isinstance(tenant, str) else None,
     )
+
+
+@lru_cache(maxsize=256)
+def _public_key(jwk: str, algorithm: str) -> jwt.PyJWK:
+    """The key of a JWK (as canonical JSON), parsed once: parsing costs more than verifying."""
+    return jwt.PyJWK(json.loads(jwk), algorithm=algorithm)
 
 
 class StewardSigner:
