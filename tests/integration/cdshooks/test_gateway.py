@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from steward.api.app import create_app
+from steward.audit.models import AuditEvent
 from steward.auth.roles import Role
 from steward.db.session import unit_of_work
 from steward.integration.cdshooks.models import CallOutcome, CdsCall, CdsCard, CdsFeedback
@@ -435,3 +436,62 @@ def test_without_a_monitoring_configuration_cards_are_still_logged(
     with sessions() as session:
         assert len(session.scalars(select(CdsCard)).all()) == 3
         assert session.scalars(select(PredictionEvent)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"score_source": "summary_regex"}, "score_pattern"),
+        ({"score_source": "summary_regex", "score_pattern": "no group"}, "score_pattern"),
+        ({"score_source": "summary_regex", "score_pattern": "(unclosed"}, "score_pattern"),
+        ({"supplier_url": "ftp://supplier"}, "supplier_url"),
+        ({"prefetch": {"patient": " "}}, "prefetch.patient"),
+        ({"score_pattern": r"(\d+)"}, "score_pattern"),
+    ],
+)
+def test_registrations_that_cannot_work_are_422(
+    gateway: Gateway, body: dict[str, Any], field: str
+) -> None:
+    payload = {
+        "hook": "patient-view",
+        "description": "Sepsis risk",
+        "supplier_url": f"{gateway.supplier.base}/cds-services/sepsis",
+    } | body
+    response = gateway.client.put(
+        f"/api/v1/tools/{gateway.tool.tool_id}/versions/1.0/cds-services/other",
+        json=payload,
+        headers=bearer(gateway.token(Role.IT_SECURITY)),
+    )
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+def test_registrations_are_listed_and_audited(gateway: Gateway) -> None:
+    listed = gateway.client.get(
+        f"/api/v1/tools/{gateway.tool.tool_id}/cds-services",
+        headers=bearer(gateway.token(Role.VIEWER)),
+    )
+    assert listed.status_code == 200
+    (service,) = listed.json()
+    assert (service["service_id"], service["score_source"]) == ("sepsis-risk", "risk_assessment")
+    with gateway.sessions() as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "cds_services"))
+        assert [e.action for e in events] == ["cds_services.created"]
+
+
+def test_without_a_signing_key_outside_dev_mode_nothing_is_sent(
+    db_url: str, engine: Any, gateway: Gateway
+) -> None:
+    settings = gateway_settings(
+        db_url, gateway.supplier, dev=False, secret_key="a-long-random-test-secret-0123456789"
+    )
+    with TestClient(create_app(settings, engine), raise_server_exceptions=False) as client:
+        assert client.get("/.well-known/jwks.json").status_code == 503
+        response = client.post(
+            CALL, json=spec("request-patient-view.json"), headers=bearer(ehr_token(service_url()))
+        )
+    assert response.json() == {"cards": []}
+    assert gateway.supplier.received == []
+    (call,) = _calls(gateway)
+    assert call.outcome is CallOutcome.SUPPLIER_ERROR
+    assert "STEWARD_CDS_SIGNING_KEY_FILE" in call.reason
