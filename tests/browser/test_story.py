@@ -112,6 +112,34 @@ def _evaluate(page: Page, data: Path, tool_page: str) -> None:
     sign_out(page)
 
 
+def _file_evidence(page: Page, tool_page: str, document: Path) -> None:
+    """The clinical lead reads the tool page and files a document against the current version."""
+    sign_in(page, "clinical_lead")
+    page.goto(tool_page)
+    expect(page.get_by_role("heading", name=TOOL, level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile(r"^Model facts"))).to_be_visible()
+    check_accessibility(page, "tool page")
+    screenshot(page, "tool-page")
+    page.get_by_label("Type of evidence").select_option(index=1)
+    page.get_by_label("Title", exact=True).fill("Supplier clinical safety case")
+    page.get_by_label("File", exact=True).set_input_files(str(document))
+    page.get_by_role("button", name="Upload evidence").click()
+    filed = page.get_by_role("table").filter(has_text="Supplier clinical safety case")
+    expect(filed).to_be_visible()
+    check_accessibility(page, "tool page with evidence")
+    sign_out(page)
+
+
+def _approvals(page: Page) -> None:
+    """The committee chair opens the approvals inbox."""
+    sign_in(page, "chair")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Approvals").click()
+    expect(page.get_by_role("heading", name="Approvals", level=1)).to_be_visible()
+    check_accessibility(page, "approvals")
+    screenshot(page, "approvals")
+    sign_out(page)
+
+
 def _refused(page: Page, who: str, path: str) -> None:
     """``who`` signs in and is refused ``path`` with a page that says so (403)."""
     sign_in(page, who)
@@ -141,6 +169,10 @@ def _verify_audit_chain(page: Page) -> None:
 def test_story_from_proposal_to_verified_audit_trail(page: Page, tmp_path: Path) -> None:
     tool_page = _propose(page)
     _refused(page, "patient_rep", "/evaluations/new")
+    safety_case = tmp_path / "safety-case.pdf"
+    safety_case.write_bytes(b"%PDF-1.7\n% Sepsis Sentinel clinical safety case\n%%EOF\n")
+    _file_evidence(page, tool_page, safety_case)
+    _approvals(page)
     _evaluate(page, _write_predictions(tmp_path / "sepsis-sentinel-wards.csv"), tool_page)
     _refused(page, "data_scientist", "/audit")
     page.goto("/register")
