@@ -37,7 +37,7 @@ from steward.registry.organisations import create_organisation
 from steward.registry.records import EvaluationRecord, Hazard, StateTransition
 from steward.registry.tools import add_version, deploy, register_tool, set_deployment_status
 from steward.registry.transitions import gate_facts
-from steward.surveillance.models import MonitoringConfig, PredictionEvent
+from steward.surveillance.models import MonitoringConfig, PredictionEvent, ScoreCell
 
 
 @pytest.fixture(scope="module")
@@ -258,3 +258,20 @@ def test_deployed_score_is_monitored_with_recent_predictions_and_outcomes(sessio
     assert labels[1] > 100  # outcomes linked to their predictions
     assert labels[0] > labels[1]
     assert labels[None] > 0  # the newest predictions' outcomes are not yet due
+    for deployment_id in deployment_ids:  # the stored cubes show the score calibrated overall
+        weeks: dict[object, list[float]] = {}
+        for start, label, n, sum_p in session.execute(
+            select(ScoreCell.window_start, ScoreCell.label, ScoreCell.n, ScoreCell.sum_p).where(
+                ScoreCell.deployment_id == deployment_id,
+                ScoreCell.grain == "week",
+                ScoreCell.dim == "",
+                ScoreCell.label != 2,
+            )
+        ):
+            observed_expected = weeks.setdefault(start, [0.0, 0.0])
+            observed_expected[0] += n if label == 1 else 0.0
+            observed_expected[1] += sum_p
+        observed = sum(o for o, _ in weeks.values())
+        expected = sum(e for _, e in weeks.values())
+        assert 0.8 <= observed / expected <= 1.25
+        assert all(o > 0 for o, e in weeks.values() if e > 5)  # no week of false negatives

@@ -139,6 +139,8 @@ _ID_DIGITS: Final = 13  # 13 base-32 digits hold any 64-bit value
 _START_S: Final = int(START.timestamp())
 _SPAN_S: Final = int(END.timestamp()) - _START_S
 _LABEL_CUTOFF_S: Final = _START_S + round(_SPAN_S * (1 - UNLABELLED_FRACTION))
+LABELLED_UNTIL: Final = datetime.fromtimestamp(_LABEL_CUTOFF_S, UTC)
+"""Admissions from this moment on have no label yet (``deteriorated`` is missing)."""
 
 
 def generate(n_rows: int, seed: int = 0) -> pa.Table:
