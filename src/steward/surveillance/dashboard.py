@@ -24,7 +24,7 @@ from steward.surveillance.monitors import (
     run_monitors,
 )
 from steward.surveillance.monitors.inputs import Grain
-from steward.surveillance.scheduler.monitor_suite import SECTIONS, limits_for
+from steward.surveillance.scheduler.monitor_suite import SECTIONS, limits_if_ready
 from steward.surveillance.scheduler.stored import StoredWindows, stored_config
 
 #: Monitors in the order the dashboard shows them, with a heading people read.
@@ -88,6 +88,7 @@ class Dashboard:
     monitors: tuple[MonitorView, ...]
     alerts: tuple[Alert, ...]
     alert_total: int
+    limits_pending: bool = False
 
 
 def dashboard(
@@ -108,10 +109,16 @@ def dashboard(
     history = {
         grain: source.history(session, deployment_id, grain, today) for grain in _grains(config)
     }
-    findings = run_monitors(history, reference, config, cusum_limits_=limits_for(reference, config))
+    limits = limits_if_ready(reference, config)
+    if limits is None and config.cusum.enabled:
+        config = config.model_copy(
+            update={"cusum": config.cusum.model_copy(update={"enabled": False})}
+        )
+    findings = run_monitors(history, reference, config, cusum_limits_=limits)
     views = _views(findings)
+    pending = limits is None
     return Dashboard(
-        deployment_id, True, reference_days, days, predictions, views, tuple(alerts), total
+        deployment_id, True, reference_days, days, predictions, views, tuple(alerts), total, pending
     )
 
 

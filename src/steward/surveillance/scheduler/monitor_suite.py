@@ -144,21 +144,48 @@ class MonitorsSuite:
 
 _LIMITS: dict[str, Mapping[Any, ChartLimit]] = {}
 _LIMITS_LOCK = threading.Lock()
+_WARMING: set[str] = set()
 
 
-def limits_for(reference: Reference, config: MonitorConfig) -> Mapping[Any, ChartLimit]:
-    """The CUSUM limits of ``reference`` under ``config``, simulated once per process."""
+def _limits_key(reference: Reference, config: MonitorConfig) -> str:
     digest = hashlib.sha256(config.model_dump_json().encode())
     digest.update(str(reference.days).encode())
     for dims, margin in sorted(reference.cube.margins.items()):
         digest.update(repr((dims, margin.levels)).encode())
         digest.update(np.ascontiguousarray(margin.stats).tobytes())
         digest.update(np.ascontiguousarray(margin.edges).tobytes())
-    key = digest.hexdigest()
+    return digest.hexdigest()
+
+
+def limits_for(reference: Reference, config: MonitorConfig) -> Mapping[Any, ChartLimit]:
+    """The CUSUM limits of ``reference`` under ``config``, simulated once per process."""
+    key = _limits_key(reference, config)
     with _LIMITS_LOCK:
         if key not in _LIMITS:
             _LIMITS[key] = cusum_limits(reference, config)
         return _LIMITS[key]
+
+
+def limits_if_ready(reference: Reference, config: MonitorConfig) -> Mapping[Any, ChartLimit] | None:
+    """The limits if already simulated; otherwise start simulating them in the background (a
+    page must not wait the tens of seconds a simulation takes) and return None."""
+    key = _limits_key(reference, config)
+    with _LIMITS_LOCK:
+        if key in _LIMITS:
+            return _LIMITS[key]
+        if key in _WARMING:
+            return None
+        _WARMING.add(key)
+
+    def warm() -> None:
+        try:
+            limits_for(reference, config)
+        finally:
+            with _LIMITS_LOCK:
+                _WARMING.discard(key)
+
+    threading.Thread(target=warm, name="cusum-limits", daemon=True).start()
+    return None
 
 
 def signal(job: RunJob, finding: Finding) -> AlertSignal:
