@@ -1,9 +1,11 @@
 """The whole adoption story in a browser, as the people of the demo trust would walk it.
 
-A clinical lead proposes a sepsis tool; the data scientist validates it on a local CSV and attaches
-the result to the tool version; the public register does not show a tool that is not in use; the
-committee chair verifies the audit chain. Roles that may not do a step are refused. Every main
-page is checked with axe-core and saved as a screenshot.
+A clinical lead proposes a sepsis tool, fills a model fact and files evidence on its tool page; the
+committee chair is refused the first gate before signing it, signs it in the approvals inbox and
+moves the tool into assessment; the data scientist validates it on a local CSV and attaches the
+result to the tool version; the public register does not show a tool that is not in use; the
+chair verifies the audit chain. Roles that may not do a step are refused or not offered it. Every
+main page is checked with axe-core and saved as a screenshot.
 """
 
 from __future__ import annotations
@@ -120,6 +122,12 @@ def _file_evidence(page: Page, tool_page: str, document: Path) -> None:
     expect(page.get_by_role("heading", name=re.compile(r"^Model facts"))).to_be_visible()
     check_accessibility(page, "tool page")
     screenshot(page, "tool-page")
+    page.get_by_text("Edit model facts").click()
+    facts = page.locator("form[action$='/facts']")
+    facts.get_by_role("textbox").first.fill("Sentinel Health Ltd, sepsis team")
+    facts.get_by_role("button", name="Save model facts").click()
+    completeness = page.get_by_role("progressbar", name=re.compile("HTI-1"))
+    expect(completeness).to_have_attribute("value", "1")
     page.get_by_label("Type of evidence").select_option(index=1)
     page.get_by_label("Title", exact=True).fill("Supplier clinical safety case")
     page.get_by_label("File", exact=True).set_input_files(str(document))
@@ -127,16 +135,40 @@ def _file_evidence(page: Page, tool_page: str, document: Path) -> None:
     filed = page.get_by_role("table").filter(has_text="Supplier clinical safety case")
     expect(filed).to_be_visible()
     check_accessibility(page, "tool page with evidence")
+    # The first gate awaits the committee chair: the clinical lead may neither sign it nor move.
+    gate = page.locator("#gate-in_assessment")
+    expect(gate).to_be_visible()
+    expect(gate.get_by_role("button", name="Sign off")).to_have_count(0)
+    expect(gate.get_by_role("button", name=re.compile("^Move to"))).to_have_count(0)
     sign_out(page)
 
 
-def _approvals(page: Page) -> None:
-    """The committee chair opens the approvals inbox."""
+def _first_gate(page: Page, tool_page: str) -> None:
+    """The committee chair is refused the move before signing, signs the gate in the approvals
+    inbox, then moves the tool into assessment."""
     sign_in(page, "chair")
+    page.goto(tool_page)
+    gate = page.locator("#gate-in_assessment")
+    gate.get_by_role("button", name=re.compile("^Move to")).click()
+    refusal = page.get_by_role("alert").filter(has_text="Not moved")
+    expect(refusal).to_be_visible()
+    expect(refusal.get_by_role("listitem")).to_have_count(1)  # the chair's sign-off, nothing else
+    check_accessibility(page, "tool page with a refused move")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Approvals").click()
     expect(page.get_by_role("heading", name="Approvals", level=1)).to_be_visible()
     check_accessibility(page, "approvals")
     screenshot(page, "approvals")
+    waiting = page.get_by_role("article").filter(has_text=TOOL)
+    waiting.get_by_label("Comment").fill("Meets the sepsis priority; assess it.")
+    waiting.get_by_role("button", name="Sign off").click()
+    expect(page.get_by_role("article").filter(has_text=TOOL)).to_have_count(0)
+    page.goto(tool_page)
+    page.locator("#gate-in_assessment").get_by_role("button", name=re.compile("^Move to")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("In assessment")
+    timeline = page.locator("ol.timeline")
+    expect(timeline).to_contain_text("Dr Amara Okafor")
+    expect(timeline.get_by_text(re.compile("assessment", re.I)).first).to_be_visible()
+    screenshot(page, "tool-page-in-assessment")
     sign_out(page)
 
 
@@ -172,7 +204,7 @@ def test_story_from_proposal_to_verified_audit_trail(page: Page, tmp_path: Path)
     safety_case = tmp_path / "safety-case.pdf"
     safety_case.write_bytes(b"%PDF-1.7\n% Sepsis Sentinel clinical safety case\n%%EOF\n")
     _file_evidence(page, tool_page, safety_case)
-    _approvals(page)
+    _first_gate(page, tool_page)
     _evaluate(page, _write_predictions(tmp_path / "sepsis-sentinel-wards.csv"), tool_page)
     _refused(page, "data_scientist", "/audit")
     page.goto("/register")
