@@ -17,7 +17,7 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from schemathesis import Case, Response
 from schemathesis.checks import not_a_server_error
@@ -138,7 +138,9 @@ def _check(case: Case, seeded: Seeded, pick: int, aim: bool) -> None:
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 PICK = st.integers(0, len(ROLES) - 1)
-BOUNDED = {"deadline": None, "suppress_health_check": list(HealthCheck)}
+# Generated examples only: the schema's own examples cannot supply the extra given() arguments.
+GENERATED = [Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
+BOUNDED = {"deadline": None, "suppress_health_check": list(HealthCheck), "phases": GENERATED}
 LOGIN = "/api/v1/auth/login"  # hashes a password per request: fewer examples
 
 
