@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -115,93 +117,93 @@ def _page(
     return Page[Item](items=items, total=total, limit=limit, offset=offset)
 
 
-def _tool_id(session: Session, tool_id: uuid.UUID, principal: ReadTools) -> uuid.UUID:
-    return tool_in_scope(session, tool_id, principal.organisation_id, write=False).id
+@dataclass(frozen=True)
+class RecordList:
+    """One list endpoint: its path under the tool, its item schema, the query of a tool's rows
+    and the column that orders them (newest first)."""
+
+    path: str
+    item: type[BaseModel]
+    rows: Callable[[uuid.UUID], Select[Any]]
+    newest: Any
+    summary: str
 
 
-@router.get("/evidence", response_model=Page[EvidenceItem])
-def list_evidence(
-    tool_id: uuid.UUID,
-    session: SessionDep,
-    principal: ReadTools,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Any:
-    """Evidence documents filed for the tool (download through the web app's tool page)."""
-    tid = _tool_id(session, tool_id, principal)
-    query = select(EvidenceDocument).where(EvidenceDocument.tool_id == tid)
-    return _page(session, query, EvidenceDocument.created_at, limit, offset, EvidenceItem)
-
-
-@router.get("/evaluations", response_model=Page[EvaluationItem])
-def list_evaluations(
-    tool_id: uuid.UUID,
-    session: SessionDep,
-    principal: ReadTools,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Any:
-    """Local evaluation results recorded against the tool's versions."""
-    tid = _tool_id(session, tool_id, principal)
-    query = (
-        select(EvaluationRecord)
-        .join(ToolVersion, ToolVersion.id == EvaluationRecord.version_id)
-        .where(ToolVersion.tool_id == tid)
+def _of_versions(model: Any, tool_id: uuid.UUID) -> Select[Any]:
+    return (
+        select(model)
+        .join(ToolVersion, ToolVersion.id == model.version_id)
+        .where(ToolVersion.tool_id == tool_id)
     )
-    return _page(session, query, EvaluationRecord.created_at, limit, offset, EvaluationItem)
 
 
-@router.get("/hazards", response_model=Page[HazardItem])
-def list_hazards(
-    tool_id: uuid.UUID,
-    session: SessionDep,
-    principal: ReadTools,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Any:
-    """The tool's DCB0160 hazard log."""
-    tid = _tool_id(session, tool_id, principal)
-    query = select(Hazard).where(Hazard.tool_id == tid)
-    return _page(session, query, Hazard.created_at, limit, offset, HazardItem)
+LISTS: tuple[RecordList, ...] = (
+    RecordList(
+        "evidence",
+        EvidenceItem,
+        lambda t: select(EvidenceDocument).where(EvidenceDocument.tool_id == t),
+        EvidenceDocument.created_at,
+        "Evidence documents filed for the tool (downloads through the web app's tool page).",
+    ),
+    RecordList(
+        "evaluations",
+        EvaluationItem,
+        lambda t: _of_versions(EvaluationRecord, t),
+        EvaluationRecord.created_at,
+        "Local evaluation results recorded against the tool's versions.",
+    ),
+    RecordList(
+        "hazards",
+        HazardItem,
+        lambda t: select(Hazard).where(Hazard.tool_id == t),
+        Hazard.created_at,
+        "The tool's DCB0160 hazard log.",
+    ),
+    RecordList(
+        "signoffs",
+        SignOffItem,
+        lambda t: select(SignOff).where(SignOff.tool_id == t),
+        SignOff.created_at,
+        "Sign-offs given for the tool's gates, by whom and in which role.",
+    ),
+    RecordList(
+        "decisions",
+        DecisionItem,
+        lambda t: select(Decision).where(Decision.tool_id == t),
+        Decision.created_at,
+        "Decisions recorded about the tool.",
+    ),
+    RecordList(
+        "transitions",
+        TransitionItem,
+        lambda t: select(StateTransition).where(StateTransition.tool_id == t),
+        StateTransition.created_at,
+        "The tool's moves through the lifecycle: from, to, who, why, under which policy.",
+    ),
+)
 
 
-@router.get("/signoffs", response_model=Page[SignOffItem])
-def list_sign_offs(
-    tool_id: uuid.UUID,
-    session: SessionDep,
-    principal: ReadTools,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Any:
-    """Sign-offs given for the tool's gates, by whom and in which role."""
-    tid = _tool_id(session, tool_id, principal)
-    query = select(SignOff).where(SignOff.tool_id == tid)
-    return _page(session, query, SignOff.created_at, limit, offset, SignOffItem)
+def _endpoint(spec: RecordList) -> Callable[..., Any]:
+    def list_records(
+        tool_id: uuid.UUID,
+        session: SessionDep,
+        principal: ReadTools,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Any:
+        tool = tool_in_scope(session, tool_id, principal.organisation_id, write=False)
+        return _page(session, spec.rows(tool.id), spec.newest, limit, offset, spec.item)
+
+    list_records.__name__ = f"list_{spec.path}"
+    list_records.__doc__ = spec.summary
+    return list_records
 
 
-@router.get("/decisions", response_model=Page[DecisionItem])
-def list_decisions(
-    tool_id: uuid.UUID,
-    session: SessionDep,
-    principal: ReadTools,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Any:
-    """Decisions recorded about the tool."""
-    tid = _tool_id(session, tool_id, principal)
-    query = select(Decision).where(Decision.tool_id == tid)
-    return _page(session, query, Decision.created_at, limit, offset, DecisionItem)
-
-
-@router.get("/transitions", response_model=Page[TransitionItem])
-def list_transitions(
-    tool_id: uuid.UUID,
-    session: SessionDep,
-    principal: ReadTools,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Any:
-    """The tool's moves through the lifecycle: from, to, who, why, under which policy."""
-    tid = _tool_id(session, tool_id, principal)
-    query = select(StateTransition).where(StateTransition.tool_id == tid)
-    return _page(session, query, StateTransition.created_at, limit, offset, TransitionItem)
+for _spec in LISTS:
+    router.add_api_route(
+        f"/{_spec.path}",
+        _endpoint(_spec),
+        methods=["GET"],
+        response_model=Page[_spec.item],  # type: ignore[name-defined]
+        name=f"list_{_spec.path}",
+    )
