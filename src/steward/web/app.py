@@ -18,6 +18,7 @@ from steward.web.pages import (
     register,
     signin,
     tool,
+    tool_assessment,
     tool_forms,
 )
 from steward.workbench.worker import RunWorker
@@ -31,6 +32,6 @@ def install_web(app: FastAPI) -> None:
     app.state.run_worker = RunWorker(app.state.sessions, settings.home)
     app.state.background.append(app.state.run_worker)
     pages = (signin, portfolio, register, audit, intake, evaluations, monitoring)
-    for module in (*pages, tool, tool_forms, approvals):
+    for module in (*pages, tool, tool_forms, tool_assessment, approvals):
         app.include_router(module.router)
     install_page_errors(app)

@@ -24,6 +24,7 @@ from steward.registry.records import EvaluationRecord, EvidenceDocument
 from steward.web.deps import ReadToolsPage, Viewer
 from steward.web.forms import Form
 from steward.web.templating import render
+from steward.web.views.assessment import AssessmentView, assessment_view
 from steward.web.views.facts import FactSection, chai_sections, hti1_sections
 from steward.web.views.risk import label
 from steward.web.views.tool import ToolView, tool_view
@@ -39,6 +40,8 @@ DONE = {
     "version": "Version recorded.",
     "signed": "Sign-off recorded.",
     "refused": "Refusal recorded.",
+    "dtac": "DTAC answers saved.",
+    "fallback": "Fallback plan saved.",
 }
 
 ACTIONS = {
@@ -49,6 +52,8 @@ ACTIONS = {
     "hazards": "tools:hazards",
     "deploy": "deployments:create",
     "signoff": "tools:signoff",
+    "assessment": "tools:assessment",
+    "fallback": "tools:fallback",
 }
 
 
@@ -75,6 +80,7 @@ class ToolPage:
     likelihoods: tuple[tuple[str, str], ...] = ()
     max_upload: int = 0
     can_audit: bool = False
+    assessment: AssessmentView | None = None
 
     def form(self, key: str) -> Form:
         return self.forms.get(key) or Form()
@@ -109,6 +115,15 @@ def show_tool(
     own = tool.organisation_id == viewer.organisation_id
     shown = dict(forms or {})
     shown.setdefault("facts", Form(values=dict(view.facts)))
+    assessment = assessment_view(session, tool)
+    if assessment.fallback is not None:
+        plan = assessment.fallback
+        stored = {
+            "triggers": plan.triggers,
+            "clinical_fallback": plan.clinical_fallback,
+            "communication": plan.communication,
+        }
+        shown.setdefault("fallback", Form(values=stored))
     page = ToolPage(
         view=view,
         role=viewer.role,
@@ -122,6 +137,7 @@ def show_tool(
         likelihoods=tuple((v.value, label(v.value)) for v in Likelihood),
         max_upload=request.app.state.settings.evidence_max_bytes,
         can_audit=viewer.may("audit:read"),
+        assessment=assessment,
     )
     return render(request, "tool.html", page, status=status, title=tool.name)
 
