@@ -13,7 +13,8 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from pydantic import SecretStr
+from sqlalchemy import Engine
 
 from steward.api.app import create_app
 from steward.audit.context import AuditContext
@@ -76,15 +78,13 @@ def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
     return server, thread, f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """Steward on a fresh SQLite database with the demo region's organisations and people."""
-    home = tmp_path_factory.mktemp("steward-home")
+@contextmanager
+def serving(home: Path, seed: Callable[[Engine], object]) -> Iterator[LiveServer]:
+    """Steward on a fresh, migrated SQLite database under ``home``, seeded by ``seed``."""
     database_url = f"sqlite:///{home / 'steward.db'}"
     migrate.upgrade(database_url)
     engine = make_engine(database_url)
-    with unit_of_work(session_factory(engine), AuditContext("test:browser", "seed")) as session:
-        create_cast(session)
+    seed(engine)
     settings = Settings(
         home=home,
         database_url=database_url,
@@ -97,6 +97,18 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def _cast(engine: Engine) -> None:
+    with unit_of_work(session_factory(engine), AuditContext("test:browser", "seed")) as session:
+        create_cast(session)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Steward on a fresh SQLite database with the demo region's organisations and people."""
+    with serving(tmp_path_factory.mktemp("steward-home"), _cast) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from pydantic import SecretStr
 
-from steward.api.app import create_app
-from steward.config import Settings
-from steward.db import migrate
-from steward.db.engine import make_engine
 from steward.demo.seed import seed_demo
 
 from ._support import check_accessibility, screenshot, sign_in, sign_out
-from .conftest import LiveServer, _context, _serve
+from .conftest import LiveServer, _context, serving
 
 TOOL = "Sepsis Sentinel"  # the demo's live pilot, waiting for the CSO's and finance's sign-offs
 
@@ -27,23 +21,8 @@ TOOL = "Sepsis Sentinel"  # the demo's live pilot, waiting for the CSO's and fin
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Steward serving the whole seeded demo region on a fresh SQLite database."""
-    home: Path = tmp_path_factory.mktemp("steward-demo")
-    database_url = f"sqlite:///{home / 'steward.db'}"
-    migrate.upgrade(database_url)
-    engine = make_engine(database_url)
-    seed_demo(engine)
-    settings = Settings(
-        home=home,
-        database_url=database_url,
-        secret_key=SecretStr("browser-tests-secret-key-not-for-production"),
-        scheduler_embedded=False,
-    )
-    server, thread, url = _serve(create_app(settings, engine))
-    try:
-        yield LiveServer(url, database_url, home)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(tmp_path_factory.mktemp("steward-demo"), seed_demo) as server:
+        yield server
 
 
 @pytest.fixture

@@ -9,9 +9,12 @@ import json
 import uuid
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from steward.registry.errors import FieldProblem, InvalidInputError, invalid
@@ -167,3 +170,23 @@ def record_evaluation(
     session.add(record)
     session.flush()
     return record
+
+
+@dataclass(frozen=True)
+class LatestVerdict:
+    """The verdict of a tool's most recent local evaluation (any version) and when it was filed."""
+
+    verdict: Verdict
+    created_at: datetime
+
+
+def latest_tool_verdict(session: Session, tool_id: uuid.UUID) -> LatestVerdict | None:
+    """The newest evaluation verdict recorded for any version of the tool, if there is one."""
+    row = session.execute(
+        select(EvaluationRecord.verdict, EvaluationRecord.created_at)
+        .join(ToolVersion, ToolVersion.id == EvaluationRecord.version_id)
+        .where(ToolVersion.tool_id == tool_id)
+        .order_by(EvaluationRecord.created_at.desc())
+        .limit(1)
+    ).first()
+    return LatestVerdict(row.verdict, row.created_at) if row else None

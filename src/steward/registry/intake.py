@@ -14,9 +14,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from steward.db.base import Base, CreatedMixin, IdMixin, enum_type
 from steward.registry.assessments import dtac_complete
 from steward.registry.errors import invalid
+from steward.registry.evidence import latest_tool_verdict
 from steward.registry.models import Organisation, Supplier, Tool, ToolVersion, User
 from steward.registry.organisations import ancestors, require_text, subtree_ids
-from steward.registry.records import EvaluationRecord, EvidenceDocument
+from steward.registry.records import EvidenceDocument
 from steward.registry.tools import add_version, create_supplier, register_tool
 
 
@@ -202,13 +203,7 @@ def _candidate(session: Session, tool: Tool, version: str | None) -> ReuseCandid
     )
     if version is not None and version not in versions:
         return None
-    latest = session.execute(
-        select(EvaluationRecord.verdict, EvaluationRecord.created_at)
-        .join(ToolVersion, ToolVersion.id == EvaluationRecord.version_id)
-        .where(ToolVersion.tool_id == tool.id)
-        .order_by(EvaluationRecord.created_at.desc())
-        .limit(1)
-    ).first()
+    latest = latest_tool_verdict(session, tool.id)
     evidence = session.scalars(
         select(EvidenceDocument.evidence_type)
         .where(EvidenceDocument.tool_id == tool.id)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from steward.auth.roles import Role
 from steward.registry.errors import NotFoundError
+from steward.registry.evidence import latest_tool_verdict
 from steward.registry.models import (
     Deployment,
     DeploymentStatus,
@@ -25,7 +26,7 @@ from steward.registry.models import (
     ToolVersion,
     User,
 )
-from steward.registry.records import EvaluationRecord, FallbackPlan, Hazard, StateTransition
+from steward.registry.records import FallbackPlan, Hazard, StateTransition
 
 #: States in which a tool is in live clinical use and so appears on the public register.
 LIVE_STATES = frozenset({LifecycleState.LIVE_PILOT, LifecycleState.DEPLOYED})
@@ -94,13 +95,7 @@ def _card(session: Session, tool: Tool) -> RegisterCard:
     organisation = session.get_one(Organisation, tool.organisation_id)
     supplier = session.get(Supplier, tool.supplier_id) if tool.supplier_id else None
     facts = _facts(session, tool)
-    evaluation = session.execute(
-        select(EvaluationRecord.verdict, EvaluationRecord.created_at)
-        .join(ToolVersion, ToolVersion.id == EvaluationRecord.version_id)
-        .where(ToolVersion.tool_id == tool.id)
-        .order_by(EvaluationRecord.created_at.desc())
-        .limit(1)
-    ).first()
+    evaluation = latest_tool_verdict(session, tool.id)
     milestones = tuple(
         Milestone(state, at)
         for state, at in session.execute(

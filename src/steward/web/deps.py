@@ -19,6 +19,7 @@ from starlette.datastructures import FormData
 from steward.api.deps import SessionDep, SettingsDep
 from steward.api.permissions import PERMISSIONS
 from steward.audit.context import AuditContext, bind
+from steward.auth.models import BrowserSession
 from steward.auth.roles import Role
 from steward.auth.sessions import (
     NotSignedInError,
@@ -54,6 +55,7 @@ class Viewer:
     """The signed-in person, the seat (organisation and role) they act in, and what they may see."""
 
     user: User
+    browser_session: BrowserSession
     name: str
     principal: Principal
     seat: Seat
@@ -109,6 +111,7 @@ def get_viewer(request: Request, session: SessionDep, settings: SettingsDep) -> 
     )
     viewer = Viewer(
         user=signed_in.user,
+        browser_session=signed_in.row,
         name=signed_in.user.display_name or signed_in.user.email,
         principal=principal,
         seat=seat,

@@ -20,7 +20,6 @@ from steward.auth.sessions import (
     csrf_matches,
     csrf_token,
     end_session,
-    resolve_session,
     seats_of,
     start_session,
     switch_seat,
@@ -127,20 +126,16 @@ def sign_in(
 
 
 @router.post("/signout")
-def sign_out(request: Request, session: SessionDep, viewer: OwnSessionPage) -> Response:
+def sign_out(session: SessionDep, viewer: OwnSessionPage) -> Response:
     """End the session at once: the cookie and every form shown under it stop working."""
-    token = request.cookies.get(SESSION_COOKIE, "")
-    end_session(session, resolve_session(session, token, utcnow()).row, utcnow())
+    end_session(session, viewer.browser_session, utcnow())
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 
 @router.post("/session/seat")
-def switch(
-    request: Request, session: SessionDep, viewer: OwnSessionPage, form: FormDep
-) -> Response:
+def switch(session: SessionDep, viewer: OwnSessionPage, form: FormDep) -> Response:
     """Act in another organisation or role the user holds."""
-    token = request.cookies.get(SESSION_COOKIE, "")
-    switch_seat(session, resolve_session(session, token, utcnow()).row, str(form.get("seat", "")))
+    switch_seat(session, viewer.browser_session, str(form.get("seat", "")))
     return RedirectResponse(safe_next(str(form.get("next", ""))), status_code=303)
