@@ -1,8 +1,10 @@
-"""Build a score cube from prediction rows in one DuckDB aggregation pass (GROUPING SETS).
+"""Build a score cube from prediction rows in one pass: numpy over Arrow batches, or DuckDB.
 
-Rows are typed, checked and binned per row in SQL; one pass computes the overall, subgroup,
-intersection, time-window, comparator and patient margins together (steward.cube.plan writes
-it); the small result is densified into :class:`steward.cube.model.Cube` arrays in numpy.
+Parquet files and Arrow tables of plain types with valid values are aggregated by the numpy
+pass of :mod:`steward.cube.stream`. Everything else goes through DuckDB: rows are typed,
+checked and binned per row in SQL; one pass computes the overall, subgroup, intersection,
+time-window, comparator and patient margins together (steward.cube.plan writes it); the small
+result is densified into :class:`steward.cube.model.Cube` arrays in numpy.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import datetime as dt
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import numpy as np
@@ -48,6 +50,7 @@ from steward.cube.plan import (
 )
 from steward.cube.sources import DataLike, DataSource, open_source
 from steward.cube.sql import replicate_weight_sql
+from steward.cube.stream import stream_cube
 from steward.errors import InputError
 
 #: DuckDB memory ceiling for one build; larger aggregations spill to a temporary directory.
@@ -56,12 +59,16 @@ MEMORY_LIMIT = "512MB"
 _POLL_SECONDS = 0.1
 
 ProgressCallback = Callable[[float], None]
+#: Which pass builds the cube: ``auto`` tries numpy first, ``sql`` always uses DuckDB.
+Engine = Literal["auto", "sql"]
 
 
 def build_cube(
     source: DataSource | DataLike,
     request: CubeRequest,
     progress: ProgressCallback | None = None,
+    *,
+    engine: Engine = "auto",
 ) -> Cube:
     """Aggregate prediction rows into a score cube in one pass over the data.
 
@@ -74,6 +81,9 @@ def build_cube(
     progress : callable, optional
         Called with the fraction done (0 to 1), from a background thread, while DuckDB scans;
         finally called with 1.0.
+    engine : {"auto", "sql"}
+        ``auto`` (default) builds the cube with the numpy pass where it applies and with
+        DuckDB otherwise; ``sql`` always uses DuckDB. Both give the same cube.
 
     Returns
     -------
@@ -107,6 +117,13 @@ def build_cube(
     >>> cube.overall.total().n_pos.sum(), cube.overall.total().n_unlabelled.sum()
     (np.float64(1.0), np.float64(1.0))
     """
+    if engine == "auto":
+        source = open_source(source)
+        cube = stream_cube(source, request, progress)
+        if cube is not None:
+            if progress is not None:
+                progress(1.0)
+            return cube
     with tempfile.TemporaryDirectory(prefix="steward-cube-") as spill:
         connection = _connect(spill)
         try:
@@ -381,6 +398,7 @@ __all__ = [
     "MEMORY_LIMIT",
     "CubePlan",
     "CubeRequest",
+    "Engine",
     "GroupingSet",
     "ProgressCallback",
     "TimeWindow",

@@ -1,0 +1,399 @@
+"""The numpy cube pass: stream Arrow record batches, bin each row once, sum cells with bincount.
+
+Parquet files and Arrow tables of plain column types are aggregated here, batch by batch in
+bounded memory; :func:`stream_cube` returns None for anything else (CSV text, other types,
+invalid values, opt-outs, patient replicates), and the DuckDB pass of :mod:`steward.cube.build`
+takes over, which also names the rows at fault. Both passes build the same cube.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from numpy.typing import NDArray
+
+from steward.cube.bins import assign_bins, uniform_edges
+from steward.cube.model import (
+    LABEL_AXIS,
+    STATS,
+    Cube,
+    FloatArray,
+    Level,
+    Margin,
+    PairedMargin,
+    level_sort_key,
+)
+from steward.cube.plan import CubeRequest
+from steward.cube.sources import DataSource
+from steward.cube.sql import P_CLIP
+
+#: Rows per record batch: large enough that per-batch overhead vanishes, small enough that
+#: the per-row arrays of one batch (about 15 float64 columns) stay near 150 MB.
+BATCH_ROWS = 1 << 20
+
+IntArray = NDArray[np.intp]
+ProgressCallback = Callable[[float], None]
+_LABELS = len(LABEL_AXIS)
+_EPOCH = dt.date(1970, 1, 1)
+#: Intersections with at most this many level combinations are coded densely (no sort).
+_DENSE_LEVELS = 1 << 16
+#: Margins of at most this many (level, cell) pairs are summed without compacting levels first.
+_DENSE_CELLS = 1 << 20
+
+
+class _DeclinedError(Exception):
+    """The data needs the DuckDB pass (an unsupported type or a value it must report)."""
+
+
+def stream_cube(
+    source: DataSource, request: CubeRequest, progress: ProgressCallback | None = None
+) -> Cube | None:
+    """The cube of ``source`` from one streaming numpy pass, or None if the DuckDB pass must run.
+
+    None is returned, after reading at most until the first problem, for: CSV files, pandas
+    frames and record-batch readers; opted-out patients or patient replicates; a column type
+    other than numbers for score, comparator and label (or booleans for the label), text,
+    dictionary text or integers for groups, and dates or timestamps for time; and for data the
+    DuckDB pass refuses (a score outside the scale, a label other than 0/1, no rows, no scores,
+    a group column with one level), so that its message names the rows.
+    """
+    request.validate()
+    try:
+        batches, total = _open(source, request)
+        if batches is None:
+            return None
+        aggregator = _Aggregator(request)
+        done = 0
+        for batch in batches:
+            aggregator.add(batch)
+            done += batch.num_rows
+            if progress is not None and total:
+                progress(min(0.99, done / total))
+        return aggregator.cube()
+    except _DeclinedError:
+        return None
+
+
+def _open(source: DataSource, request: CubeRequest) -> tuple[Iterator[pa.RecordBatch] | None, int]:
+    cols = request.columns
+    if request.exclude_patients or request.replicates:
+        return None, 0
+    names = list(dict.fromkeys(n for n in cols.used() if n != cols.patient))
+    if source.kind == "parquet" and source.path is not None:
+        schema = pq.read_schema(source.path)
+        _check_types(schema, request, names)
+        text = [n for n in names if pa.types.is_string(schema.field(n).type)]
+        reader = pq.ParquetFile(source.path, read_dictionary=text)
+        total = reader.metadata.num_rows
+        return reader.iter_batches(batch_size=BATCH_ROWS, columns=names), total
+    table = source.table
+    if source.kind == "table" and isinstance(table, pa.Table):
+        _check_types(table.schema, request, names)
+        return iter(table.select(names).to_batches(max_chunksize=BATCH_ROWS)), table.num_rows
+    return None, 0
+
+
+def _check_types(schema: pa.Schema, request: CubeRequest, names: list[str]) -> None:
+    cols = request.columns
+    if any(schema.get_field_index(n) < 0 for n in names):
+        raise _DeclinedError
+    kinds = {n: schema.field(n).type for n in names}
+    numeric = [cols.score] + ([cols.comparator] if cols.comparator else [])
+    fits = all(_is_number(kinds[n]) for n in numeric)
+    fits &= _is_number(kinds[cols.label]) or pa.types.is_boolean(kinds[cols.label])
+    fits &= all(_is_group(kinds[g]) for g in cols.groups)
+    if cols.time is not None:
+        kind = kinds[cols.time]
+        fits &= pa.types.is_timestamp(kind) or pa.types.is_date(kind)
+    if not fits:
+        raise _DeclinedError
+
+
+def _is_number(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
+
+
+def _is_group(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        return bool(pa.types.is_string(kind.value_type))
+    return bool(pa.types.is_string(kind) or pa.types.is_integer(kind))
+
+
+def uniform_bins(p: FloatArray, n_bins: int, thresholds: tuple[float, ...]) -> IntArray:
+    """Bins of ``p`` (in [0, 1]) among ``edges_with_thresholds(n_bins, thresholds)``.
+
+    Equals :func:`steward.cube.bins.assign_bins` without a binary search: ``floor(p * K)`` is
+    corrected on edges by comparing ``p`` with ``k / K`` and ``(k + 1) / K`` (exact doubles, as
+    in ``uniform_edges``), ``p = 1`` joins the last bin, and every inserted threshold shifts the
+    bins at and above it by one. The SQL pass computes the same expression.
+    """
+    k = np.floor(p * float(n_bins))
+    bins = k.astype(np.intp)
+    bins -= k / n_bins > p
+    bins += (k + 1.0) / n_bins <= p
+    bins -= p >= 1.0
+    existing = set(uniform_edges(n_bins).tolist())
+    for t in sorted({float(t) for t in thresholds} - existing):
+        bins += p >= t
+    return bins
+
+
+def _row_sums(p: FloatArray) -> list[FloatArray]:
+    """Per-row terms of the sums in STATS order after ``n`` (see steward.cube.plan._sums)."""
+    clipped = np.clip(p, P_CLIP, 1.0 - P_CLIP)
+    logp = np.log(clipped)
+    log1mp = np.log(1.0 - clipped)
+    z = logp - log1mp
+    return [p, p * p, logp, log1mp, z, z * z, p * z]
+
+
+def _cell_sums(keys: IntArray, terms: list[FloatArray], size: int) -> FloatArray:
+    """``(cell, stat)`` sums: a count and one weighted bincount per term."""
+    out = np.empty((size, len(STATS)))
+    out[:, 0] = np.bincount(keys, minlength=size)
+    for i, term in enumerate(terms, start=1):
+        out[:, i] = np.bincount(keys, weights=term, minlength=size)
+    return out
+
+
+@dataclass
+class _LevelMargin:
+    """A margin whose levels are discovered batch by batch: sums per (level, cell, stat)."""
+
+    dims: tuple[str, ...]
+    cells: int
+    index: dict[Level, int] = field(default_factory=dict)
+    sums: FloatArray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sums = np.zeros((0, self.cells, len(STATS)))
+
+    def add(
+        self, codes: IntArray, values: list[Level], keys: IntArray, terms: list[FloatArray]
+    ) -> None:
+        """Add rows whose level is ``values[codes[i]]`` and cell ``keys[i]``."""
+        if len(values) * self.cells <= _DENSE_CELLS:
+            sums = _cell_sums(codes * self.cells + keys, terms, len(values) * self.cells)
+            blocks = sums.reshape(len(values), self.cells, len(STATS))
+            present = np.flatnonzero(blocks[:, :, 0].sum(axis=1))
+            blocks = blocks[present]
+        else:
+            present = np.flatnonzero(np.bincount(codes, minlength=len(values)))
+            remap = np.zeros(len(values), dtype=np.intp)
+            remap[present] = np.arange(present.size)
+            size = present.size * self.cells
+            blocks = _cell_sums(remap[codes] * self.cells + keys, terms, size).reshape(
+                present.size, self.cells, len(STATS)
+            )
+        # levels without rows in this batch are not registered: a margin lists only levels
+        # with rows, as the SQL pass does
+        targets = [self._position(values[int(code)]) for code in present]
+        if self.sums.shape[0] < len(self.index):
+            grown = np.zeros((len(self.index), self.cells, len(STATS)))
+            grown[: self.sums.shape[0]] = self.sums
+            self.sums = grown
+        np.add.at(self.sums, targets, blocks)
+
+    def _position(self, level: Level) -> int:
+        return self.index.setdefault(level, len(self.index))
+
+    def margin(self, edges: FloatArray) -> Margin:
+        levels = sorted(self.index, key=level_sort_key)
+        stats = self.sums[[self.index[level] for level in levels]]
+        shaped = stats.reshape(len(levels), edges.size - 1, _LABELS, len(STATS))
+        return Margin(self.dims, tuple(levels), edges, shaped)
+
+
+class _Aggregator:
+    """Running cell sums of every margin of one request."""
+
+    def __init__(self, request: CubeRequest) -> None:
+        self.request = request
+        cols = request.columns
+        self.fine = request.fine_edges
+        self.coarse = request.coarse_edges
+        self.n_fine = self.fine.size - 1
+        self.n_coarse = self.coarse.size - 1
+        # fine cells are (bin * 2 + paired) * 3 + label, as in the SQL pass
+        self.overall = np.zeros((self.n_fine * 2 * _LABELS, len(STATS)))
+        self.missing = 0
+        self.rows = 0
+        dims = [(g,) for g in cols.groups] + list(request.intersections)
+        if cols.time is not None:
+            dims.append((cols.time,))
+        self.margins = {d: _LevelMargin(d, self.n_coarse * _LABELS) for d in dims}
+        self.pair_edges = request.pair_binning.edges
+        n_pair = self.pair_edges.size - 1
+        self.comparator = np.zeros((self.n_fine * _LABELS, len(STATS)))
+        self.pairs = np.zeros(n_pair * n_pair * _LABELS)
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        request, cols = self.request, self.request.columns
+        self.rows += batch.num_rows
+        raw = _floats(batch.column(cols.score))
+        missing = np.isnan(raw)
+        p_all = _probability(raw, request.score_scale)
+        if np.any(~missing & ~((p_all >= 0.0) & (p_all <= 1.0))):
+            raise _DeclinedError
+        labels_all = _labels(batch.column(cols.label))
+        kept = np.flatnonzero(~missing)
+        self.missing += int(missing.size - kept.size)
+        p, labels = p_all[kept], labels_all[kept]
+        paired = np.zeros(p.size, dtype=bool)
+        c = np.empty(0)
+        if cols.comparator is not None:
+            raw_c = _floats(batch.column(cols.comparator))
+            c_all = _probability(raw_c, request.score_scale)
+            if np.any(~np.isnan(raw_c) & ~((c_all >= 0.0) & (c_all <= 1.0))):
+                raise _DeclinedError
+            c_kept = c_all[kept]
+            paired = ~np.isnan(c_kept)
+            c = c_kept[paired]
+        terms = _row_sums(p)
+        fine_bins = uniform_bins(p, request.fine_bins, request.thresholds)
+        keys = (fine_bins * 2 + paired) * _LABELS + labels
+        self.overall += _cell_sums(keys, terms, self.overall.shape[0])
+        coarse_keys = uniform_bins(p, request.coarse_bins, request.thresholds) * _LABELS + labels
+        for dims, margin in self.margins.items():
+            codes, values = self._levels(batch, dims, kept)
+            margin.add(codes, values, coarse_keys, terms)
+        if cols.comparator is not None:
+            self._add_comparator(p[paired], c, labels[paired])
+
+    def _add_comparator(self, p: FloatArray, c: FloatArray, labels: IntArray) -> None:
+        thresholds = self.request.thresholds
+        keys = uniform_bins(c, self.request.fine_bins, thresholds) * _LABELS + labels
+        self.comparator += _cell_sums(keys, _row_sums(c), self.comparator.shape[0])
+        n_pair = self.pair_edges.size - 1
+        cell = assign_bins(p, self.pair_edges) * n_pair + assign_bins(c, self.pair_edges)
+        self.pairs += np.bincount(cell * _LABELS + labels, minlength=self.pairs.size)
+
+    def _levels(
+        self, batch: pa.RecordBatch, dims: tuple[str, ...], kept: IntArray
+    ) -> tuple[IntArray, list[Level]]:
+        """Per kept row, a code into a list of levels of ``dims``."""
+        parts = [self._column_levels(batch, d, kept) for d in dims]
+        if len(parts) == 1:
+            codes, values = parts[0]
+            return codes, [(v,) for v in values]
+        combined = np.zeros(kept.size, dtype=np.intp)
+        for codes, values in parts:
+            combined = combined * len(values) + codes
+        if math.prod(len(values) for _, values in parts) <= _DENSE_LEVELS:
+            return combined, list(itertools.product(*(values for _, values in parts)))
+        unique, inverse = np.unique(combined, return_inverse=True)
+        levels: list[Level] = []
+        for key in unique.tolist():
+            level: list[str | None] = []
+            for _, values in reversed(parts):
+                key, code = divmod(key, len(values))
+                level.append(values[code])
+            levels.append(tuple(reversed(level)))
+        return inverse.astype(np.intp), levels
+
+    def _column_levels(
+        self, batch: pa.RecordBatch, name: str, kept: IntArray
+    ) -> tuple[IntArray, list[str | None]]:
+        column = batch.column(name)
+        if name == self.request.columns.time:
+            column = pa.array(_window_days(column, self.request.time_window), pa.int32())
+        if not pa.types.is_dictionary(column.type):
+            column = pc.dictionary_encode(column)
+        dictionary: list[object] = column.dictionary.to_pylist()
+        is_time = name == self.request.columns.time
+        values: list[str | None] = [_level_text(v, is_time) for v in dictionary]
+        indices = column.indices
+        codes = indices.fill_null(len(values)).to_numpy(zero_copy_only=False).astype(np.intp)
+        values.append(None)
+        return codes[kept], values
+
+    def cube(self) -> Cube | None:
+        cols = self.request.columns
+        kept_rows = self.overall[:, 0].sum()
+        if self.rows == 0 or kept_rows == 0:
+            return None
+        shaped = self.overall.reshape(self.n_fine, 2, _LABELS, len(STATS))
+        margins: dict[tuple[str, ...], Margin] = {
+            (): Margin((), ((),), self.fine, shaped.sum(axis=1)[np.newaxis])
+        }
+        for dims, margin in self.margins.items():
+            margins[dims] = margin.margin(self.coarse)
+            if len(dims) == 1 and dims[0] in cols.groups and len(margins[dims].levels) == 1:
+                return None
+        paired = None
+        if cols.comparator is not None:
+            n_pair = self.pair_edges.size - 1
+            score = _overall_margin(self.fine, shaped[:, 1])
+            comparator = _overall_margin(
+                self.fine, self.comparator.reshape(self.n_fine, _LABELS, len(STATS))
+            )
+            counts = self.pairs.reshape(n_pair, n_pair, _LABELS)
+            paired = PairedMargin(
+                cols.comparator, self.pair_edges, self.pair_edges, counts, score, comparator
+            )
+        return Cube(margins, paired, None, {"missing_score": self.missing})
+
+
+def _overall_margin(edges: FloatArray, stats: FloatArray) -> Margin:
+    """A margin of one level, or of none when no row reached it (as the SQL pass builds it)."""
+    if stats[..., 0].sum() == 0:
+        return Margin((), (), edges, np.zeros((0, *stats.shape)))
+    return Margin((), ((),), edges, stats[np.newaxis])
+
+
+def _floats(column: pa.Array) -> FloatArray:
+    """Numbers as float64, with NaN for nulls (DuckDB's CAST AS DOUBLE)."""
+    # filling nulls in Arrow first is two orders of magnitude faster than to_numpy's own filling
+    doubles = pc.fill_null(pc.cast(column, pa.float64()), float("nan"))
+    return np.asarray(doubles.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _probability(values: FloatArray, scale: str) -> FloatArray:
+    if scale == "percent":
+        return values / 100.0
+    if scale == "logit":
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(-values))
+    return values
+
+
+def _labels(column: pa.Array) -> IntArray:
+    """0, 1, or 2 (unlabelled: null or NaN); any other value declines."""
+    if pa.types.is_boolean(column.type):
+        flags = column.fill_null(False).to_numpy(zero_copy_only=False)
+        known = column.is_valid().to_numpy(zero_copy_only=False)
+        return np.where(known, flags.astype(np.intp), 2)
+    values = _floats(column)
+    unknown = np.isnan(values)
+    if np.any(~unknown & (values != 0.0) & (values != 1.0)):
+        raise _DeclinedError
+    return np.where(unknown, 2, values).astype(np.intp)
+
+
+def _window_days(column: pa.Array, window: str) -> pa.Array:
+    """Days since 1970-01-01 of each row's window start (weeks start on Monday), null kept.
+
+    Windows are cut in UTC, as the DuckDB pass does: a zoned timestamp is read as its UTC value.
+    """
+    if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+        column = column.cast(pa.timestamp(column.type.unit))
+    if pa.types.is_date(column.type):
+        column = column.cast(pa.timestamp("s"))
+    start = pc.floor_temporal(column, unit=window, week_starts_monday=True)
+    return start.cast(pa.date32()).cast(pa.int32())
+
+
+def _level_text(value: object, is_time: bool) -> str | None:
+    if value is None:
+        return None
+    if is_time:
+        return (_EPOCH + dt.timedelta(days=int(str(value)))).isoformat()
+    return str(value)
