@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from steward.cube import assign_bins, edges_with_thresholds
 from steward.cube.build import CubeRequest, build_cube
 from steward.cube.sources import ColumnMap, open_source
-from steward.cube.stream import stream_cube, uniform_bins
+from steward.cube.sql import LogitBinning
+from steward.cube.stream import logit_bins, stream_cube, uniform_bins
 from steward.errors import InputError
 
 from ._reference import assert_cubes_equal, reference_cube
@@ -53,6 +54,21 @@ def test_uniform_bins_equal_assign_bins_on_and_around_every_edge(
     probes = _edge_probes(edges)
     got = uniform_bins(probes, n_bins, thresholds)
     np.testing.assert_array_equal(got, assign_bins(probes, edges))
+
+
+@pytest.mark.parametrize(("n_bins", "thresholds"), [(256, ()), (256, (0.1, 0.2)), (12, (0.5,))])
+def test_logit_bins_equal_assign_bins_on_and_around_every_edge(
+    n_bins: int, thresholds: tuple[float, ...]
+) -> None:
+    binning = LogitBinning(n_bins, thresholds)
+    probes = _edge_probes(binning.edges)
+    with np.errstate(divide="ignore"):
+        exact = np.log(probes) - np.log1p(-probes)
+    rough = np.clip(exact, -30.0, 30.0) + np.random.default_rng(0).normal(0, 0.05, probes.size)
+    for z in (exact, rough):
+        np.testing.assert_array_equal(
+            logit_bins(probes, z, binning), assign_bins(probes, binning.edges)
+        )
 
 
 @pytest.mark.parametrize("window", ["day", "week", "month"])

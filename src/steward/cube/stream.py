@@ -11,7 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import os
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from steward.cube.bins import assign_bins, uniform_edges
+from steward.cube.bins import LOGIT_RANGE, logit_edges, uniform_edges
 from steward.cube.model import (
     LABEL_AXIS,
     STATS,
@@ -33,15 +36,21 @@ from steward.cube.model import (
 )
 from steward.cube.plan import CubeRequest
 from steward.cube.sources import DataSource
-from steward.cube.sql import P_CLIP
+from steward.cube.sql import P_CLIP, LogitBinning
 
 #: Rows per record batch: large enough that per-batch overhead vanishes, small enough that
-#: the per-row arrays of one batch (about 15 float64 columns) stay near 150 MB.
-BATCH_ROWS = 1 << 20
+#: the per-row arrays of one batch stay small and that batches rarely straddle Parquet row
+#: groups (a straddling batch is concatenated, which costs more than decoding it).
+BATCH_ROWS = 1 << 18
+
+#: Threads aggregating batches at once (at most one per core).
+WORKERS = 2
 
 IntArray = NDArray[np.intp]
 ProgressCallback = Callable[[float], None]
 _LABELS = len(LABEL_AXIS)
+#: Position of logit p among the per-row terms of :func:`_row_sums`.
+_Z = 4
 _EPOCH = dt.date(1970, 1, 1)
 #: Intersections with at most this many level combinations are coded densely (no sort).
 _DENSE_LEVELS = 1 << 16
@@ -70,16 +79,56 @@ def stream_cube(
         batches, total = _open(source, request)
         if batches is None:
             return None
-        aggregator = _Aggregator(request)
-        done = 0
-        for batch in batches:
-            aggregator.add(batch)
-            done += batch.num_rows
-            if progress is not None and total:
-                progress(min(0.99, done / total))
-        return aggregator.cube()
+        feed = _Feed(batches, total, progress)
+        workers = max(1, min(WORKERS, os.cpu_count() or 1))
+        if workers == 1:
+            return feed.drain(_Aggregator(request)).cube()
+        # numpy releases the GIL in bincount and the ufuncs, so batches aggregate in parallel
+        with ThreadPoolExecutor(workers, thread_name_prefix="cube") as pool:
+            parts = [pool.submit(feed.drain, _Aggregator(request)) for _ in range(workers)]
+            aggregators = [part.result() for part in parts]
+        first = aggregators[0]
+        for other in aggregators[1:]:
+            first.merge(other)
+        return first.cube()
     except _DeclinedError:
         return None
+
+
+class _Feed:
+    """Hands record batches to the workers one at a time, and reports progress."""
+
+    def __init__(
+        self, batches: Iterator[pa.RecordBatch], total: int, progress: ProgressCallback | None
+    ) -> None:
+        self.batches = batches
+        self.total = total
+        self.progress = progress
+        self.done = 0
+        self.stopped = False
+        self.lock = threading.Lock()
+
+    def next(self) -> pa.RecordBatch | None:
+        with self.lock:
+            if self.stopped:
+                return None
+            batch = next(self.batches, None)
+            if batch is None:
+                self.stopped = True
+                return None
+            self.done += batch.num_rows
+            if self.progress is not None and self.total:
+                self.progress(min(0.99, self.done / self.total))
+            return batch
+
+    def drain(self, aggregator: _Aggregator) -> _Aggregator:
+        try:
+            while (batch := self.next()) is not None:
+                aggregator.add(batch)
+        except BaseException:
+            self.stopped = True  # the other workers stop at their next batch
+            raise
+        return aggregator
 
 
 def _open(source: DataSource, request: CubeRequest) -> tuple[Iterator[pa.RecordBatch] | None, int]:
@@ -146,6 +195,34 @@ def uniform_bins(p: FloatArray, n_bins: int, thresholds: tuple[float, ...]) -> I
     return bins
 
 
+def logit_bins(p: FloatArray, z: FloatArray, binning: LogitBinning) -> IntArray:
+    """Bins of ``p`` among ``binning.edges`` (sigmoid edges uniform in logit, plus thresholds).
+
+    Equals :func:`steward.cube.bins.assign_bins`: the count of sigmoid edges at or below ``p`` is
+    estimated from ``z``, any approximation of ``logit(p)``, and corrected by exact comparisons
+    with the edges until none fails; ``p = 1`` joins the last bin, and every inserted threshold
+    shifts the bins at and above it by one.
+    """
+    interior = logit_edges(binning.n_bins, ())[1:-1]
+    m = interior.size
+    step = 2.0 * LOGIT_RANGE / (m - 1)
+    estimate = np.clip(np.floor((z + LOGIT_RANGE) / step) + 1.0, 0.0, float(m))
+    count = estimate.astype(np.intp)
+    padded = np.concatenate([[-np.inf], interior, [np.inf]])
+    # padded[count + 1] is the edge just above ``count`` edges, padded[count] the last one below
+    while True:
+        up = padded[count + 1] <= p
+        down = padded[count] > p
+        if not (up.any() or down.any()):
+            break
+        count += up
+        count -= down
+    existing = set(np.concatenate([[0.0, 1.0], interior]).tolist())
+    for t in sorted({float(t) for t in binning.thresholds} - existing):
+        count += p >= t
+    return count
+
+
 def _row_sums(p: FloatArray) -> list[FloatArray]:
     """Per-row terms of the sums in STATS order after ``n`` (see steward.cube.plan._sums)."""
     clipped = np.clip(p, P_CLIP, 1.0 - P_CLIP)
@@ -196,11 +273,20 @@ class _LevelMargin:
         # levels without rows in this batch are not registered: a margin lists only levels
         # with rows, as the SQL pass does
         targets = [self._position(values[int(code)]) for code in present]
+        self._grow()
+        _add_rows(self.sums, targets, blocks)
+
+    def merge(self, other: _LevelMargin) -> None:
+        """Add the sums of ``other`` (the same margin over other rows)."""
+        targets = [self._position(level) for level in other.index]
+        self._grow()
+        _add_rows(self.sums, targets, other.sums[list(other.index.values())])
+
+    def _grow(self) -> None:
         if self.sums.shape[0] < len(self.index):
             grown = np.zeros((len(self.index), self.cells, len(STATS)))
             grown[: self.sums.shape[0]] = self.sums
             self.sums = grown
-        np.add.at(self.sums, targets, blocks)
 
     def _position(self, level: Level) -> int:
         return self.index.setdefault(level, len(self.index))
@@ -266,14 +352,18 @@ class _Aggregator:
             codes, values = self._levels(batch, dims, kept)
             margin.add(codes, values, coarse_keys, terms)
         if cols.comparator is not None:
-            self._add_comparator(p[paired], c, labels[paired])
+            self._add_comparator(p[paired], terms[_Z][paired], c, labels[paired])
 
-    def _add_comparator(self, p: FloatArray, c: FloatArray, labels: IntArray) -> None:
+    def _add_comparator(
+        self, p: FloatArray, z_p: FloatArray, c: FloatArray, labels: IntArray
+    ) -> None:
         thresholds = self.request.thresholds
         keys = uniform_bins(c, self.request.fine_bins, thresholds) * _LABELS + labels
-        self.comparator += _cell_sums(keys, _row_sums(c), self.comparator.shape[0])
+        terms = _row_sums(c)
+        self.comparator += _cell_sums(keys, terms, self.comparator.shape[0])
+        binning = self.request.pair_binning
         n_pair = self.pair_edges.size - 1
-        cell = assign_bins(p, self.pair_edges) * n_pair + assign_bins(c, self.pair_edges)
+        cell = logit_bins(p, z_p, binning) * n_pair + logit_bins(c, terms[_Z], binning)
         self.pairs += np.bincount(cell * _LABELS + labels, minlength=self.pairs.size)
 
     def _levels(
@@ -315,6 +405,16 @@ class _Aggregator:
         values.append(None)
         return codes[kept], values
 
+    def merge(self, other: _Aggregator) -> None:
+        """Add the sums of ``other`` (an aggregator of the same request over other batches)."""
+        self.overall += other.overall
+        self.comparator += other.comparator
+        self.pairs += other.pairs
+        self.missing += other.missing
+        self.rows += other.rows
+        for dims, margin in self.margins.items():
+            margin.merge(other.margins[dims])
+
     def cube(self) -> Cube | None:
         cols = self.request.columns
         kept_rows = self.overall[:, 0].sum()
@@ -342,6 +442,14 @@ class _Aggregator:
         return Cube(margins, paired, None, {"missing_score": self.missing})
 
 
+def _add_rows(array: FloatArray, rows: list[int], values: FloatArray) -> None:
+    """``array[rows] += values``, also when ``rows`` repeats (np.add.at is slow, so only then)."""
+    if len(set(rows)) == len(rows):
+        array[rows] += values
+    else:
+        np.add.at(array, rows, values)
+
+
 def _overall_margin(edges: FloatArray, stats: FloatArray) -> Margin:
     """A margin of one level, or of none when no row reached it (as the SQL pass builds it)."""
     if stats[..., 0].sum() == 0:
@@ -352,7 +460,9 @@ def _overall_margin(edges: FloatArray, stats: FloatArray) -> Margin:
 def _floats(column: pa.Array) -> FloatArray:
     """Numbers as float64, with NaN for nulls (DuckDB's CAST AS DOUBLE)."""
     # filling nulls in Arrow first is two orders of magnitude faster than to_numpy's own filling
-    doubles = pc.fill_null(pc.cast(column, pa.float64()), float("nan"))
+    if column.type != pa.float64():
+        column = pc.cast(column, pa.float64())
+    doubles = pc.fill_null(column, float("nan"))
     return np.asarray(doubles.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
