@@ -6,10 +6,10 @@ label axis is ``NEGATIVE, POSITIVE, UNLABELLED`` and the stat axis follows ``STA
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,6 +29,7 @@ NEGATIVE, POSITIVE, UNLABELLED = 0, 1, 2
 LABEL_AXIS: tuple[str, ...] = ("negative", "positive", "unlabelled")
 
 Level = tuple[str | None, ...]
+_Derived = TypeVar("_Derived")
 FloatArray = NDArray[np.float64]
 
 
@@ -74,6 +75,18 @@ class LevelCounts:
     def n_unlabelled(self) -> FloatArray:
         """Rows whose label is not known (yet), per bin."""
         return self.stats[..., UNLABELLED, 0]
+
+    def derived(self, key: str, compute: Callable[[], _Derived]) -> _Derived:
+        """``compute()``, remembered under ``key`` for these counts.
+
+        Several metrics of one group of rows (or of one batch of bootstrap replicates) check and
+        reshape the same counts; counts are never modified in place, so the result is kept.
+        """
+        memo: dict[str, Any] = self.__dict__.setdefault("_derived", {})
+        if key not in memo:
+            memo[key] = compute()
+        value: _Derived = memo[key]
+        return value
 
     def labelled(self) -> LevelCounts:
         """The same counts with unlabelled rows zeroed (metrics that need outcomes use this)."""

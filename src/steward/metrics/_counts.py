@@ -36,8 +36,16 @@ class EdgeCounts(NamedTuple):
 def check_counts(counts: LevelCounts) -> None:
     """Raise ``ValueError`` unless ``counts`` is a well-formed ``LevelCounts``.
 
-    Checked once by every public metric; private helpers trust their inputs.
+    Checked once by every public metric; private helpers trust their inputs. The check of one
+    ``LevelCounts`` is remembered, so metrics sharing counts check them once.
     """
+    if isinstance(counts, LevelCounts):
+        counts.derived("checked", lambda: _check_counts(counts))
+        return
+    _check_counts(counts)
+
+
+def _check_counts(counts: LevelCounts) -> bool:
     if not isinstance(counts, LevelCounts):
         raise TypeError(f"expected LevelCounts, got {type(counts).__name__}")
     edges = np.asarray(counts.edges)
@@ -55,6 +63,7 @@ def check_counts(counts: LevelCounts) -> None:
     n = stats[..., (NEGATIVE, POSITIVE), 0]
     if not np.all(np.isfinite(n)) or np.any(n < 0):
         raise ValueError("row counts must be finite and non-negative")
+    return True
 
 
 def check_unbatched(counts: LevelCounts, batched_alternative: str) -> None:

@@ -57,6 +57,10 @@ class LabelledBins(NamedTuple):
 def labelled_bins(counts: LevelCounts) -> LabelledBins:
     """Validate ``counts`` and return its labelled per-bin sums (unlabelled rows are ignored)."""
     check_counts(counts)
+    return counts.derived("labelled_bins", lambda: _labelled_bins(counts))
+
+
+def _labelled_bins(counts: LevelCounts) -> LabelledBins:
     stats = np.asarray(counts.stats, dtype=np.float64)
     if stats.shape[-1] != len(STATS):
         raise ValueError(
@@ -83,6 +87,11 @@ def unbatched_bins(counts: LevelCounts, batched_alternative: str) -> LabelledBin
     bins = labelled_bins(counts)
     check_unbatched(counts, batched_alternative)
     return bins
+
+
+def labelled_totals(counts: LevelCounts) -> LabelledBins:
+    """``totals(labelled_bins(counts))``, computed once per counts."""
+    return counts.derived("labelled_totals", lambda: totals(labelled_bins(counts)))
 
 
 def totals(bins: LabelledBins) -> LabelledBins:

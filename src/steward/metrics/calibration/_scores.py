@@ -13,7 +13,7 @@ from steward.metrics.calibration._inputs import (
     LabelledBins,
     as_result,
     check_alpha,
-    labelled_bins,
+    labelled_totals,
     normal_quantile,
     safe_divide,
     totals,
@@ -64,7 +64,7 @@ def brier(counts: LevelCounts) -> float | FloatArray:
     >>> round(brier(counts), 6)  # (0.04 + 0.09 + 0.81) / 3
     0.313333
     """
-    return as_result(_brier(totals(labelled_bins(counts)), warn=True))
+    return as_result(_brier(labelled_totals(counts), warn=True))
 
 
 def scaled_brier(counts: LevelCounts) -> float | FloatArray:
@@ -104,7 +104,7 @@ def scaled_brier(counts: LevelCounts) -> float | FloatArray:
     >>> round(scaled_brier(counts), 4)  # 1 - 0.31333 / (1/3 * 2/3)
     -0.41
     """
-    total = totals(labelled_bins(counts))
+    total = labelled_totals(counts)
     n = total.rows
     one_class = (total.pos == 0) | (total.neg == 0)
     warn_where(n == 0, _NO_ROWS.format("Scaled Brier"))
@@ -152,7 +152,7 @@ def log_loss(counts: LevelCounts) -> float | FloatArray:
     >>> round(log_loss(counts), 6)  # -(log 0.8 + log 0.7 + log 0.1) / 3
     0.960801
     """
-    total = totals(labelled_bins(counts))
+    total = labelled_totals(counts)
     n = total.rows
     warn_where(n == 0, _NO_ROWS.format("Log loss"))
     return as_result(safe_divide(-(total.sum_logp_pos + total.sum_log1mp_neg), n))
@@ -172,7 +172,7 @@ def oe_values(counts: LevelCounts) -> FloatArray:
     >>> oe_values(LevelCounts(np.array([0.0, 1.0]), stats)).tolist()
     [1.25, 2.5]
     """
-    return _oe(totals(labelled_bins(counts)))
+    return _oe(labelled_totals(counts))
 
 
 def oe_ratio(counts: LevelCounts, *, alpha: float = 0.05) -> Estimate:
@@ -247,7 +247,7 @@ def citl_values(counts: LevelCounts) -> FloatArray:
     >>> float(citl_values(LevelCounts(np.array([0.0, 1.0]), stats)))  # (10 - 8) / 100
     0.02
     """
-    total = totals(labelled_bins(counts))
+    total = labelled_totals(counts)
     warn_where(total.rows == 0, _NO_ROWS.format("Calibration-in-the-large"))
     return _citl(total)
 
