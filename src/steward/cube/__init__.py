@@ -1,7 +1,8 @@
 """The score cube: one aggregation pass reduces prediction rows to small, mergeable tables.
 
 See docs/methods.md section 1. ``bins`` owns bin edges and bin assignment, ``model`` owns the
-in-memory cube (margins, merge, coarsening), ``build`` owns the DuckDB aggregation pass.
+in-memory cube (margins, merge, coarsening), ``stream`` owns the numpy pass over Arrow batches
+and ``build`` the entry point and the DuckDB aggregation pass.
 """
 
 from steward.cube.bins import (
