@@ -26,9 +26,11 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import jwt
 
@@ -47,18 +49,59 @@ CARDS = {
 }
 
 
-async def supplier_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """The supplier: reads the request and answers one card, as fast as uvicorn allows."""
-    if scope["type"] != "http":
+_RESPONSE_BODY = json.dumps(CARDS).encode()
+_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+    + str(len(_RESPONSE_BODY)).encode()
+    + b"\r\n\r\n"
+    + _RESPONSE_BODY
+)
+
+
+class _Supplier(asyncio.Protocol):
+    """The supplier: a keep-alive HTTP/1.1 responder that answers every request with one card.
+
+    Written on bare asyncio so that it costs a few microseconds per call: the benchmark measures
+    the gateway, not a web framework standing in for a supplier.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.transport: Any = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            head = self.buffer[:end].lower()
+            at = head.find(b"content-length:")
+            length = int(head[at + 15 :].split(b"\r\n", 1)[0]) if at >= 0 else 0
+            if len(self.buffer) < end + 4 + length:
+                return
+            self.buffer = self.buffer[end + 4 + length :]
+            self.transport.write(_RESPONSE)
+
+
+def _serve_supplier(port: int) -> None:
+    async def serve() -> None:
+        server = await asyncio.get_running_loop().create_server(
+            _Supplier, "127.0.0.1", port, backlog=1024
+        )
+        await server.serve_forever()
+
+    _event_loop_policy()
+    asyncio.run(serve())
+
+
+def _event_loop_policy() -> None:
+    """uvloop where installed (as for ``steward serve``), so the load generator is cheap too."""
+    try:
+        import uvloop
+    except ImportError:
         return
-    more = True
-    while more:
-        message = await receive()
-        more = message.get("more_body", False)
-    body = json.dumps(CARDS).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def _port() -> int:
@@ -123,39 +166,67 @@ def _tokens(audience: str, count: int) -> list[str]:
     ]
 
 
+@dataclass
+class Round:
+    """The calls of one round on one path: client round trips, and for calls through the
+    gateway the supplier time it reported (``Server-Timing: supplier;dur=``), in ms."""
+
+    latencies: list[float] = field(default_factory=list)
+    supplier: list[float | None] = field(default_factory=list)
+    empty: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
 async def _round(
-    url: str, body: bytes, tokens: list[str] | None, calls: int, width: int
-) -> list[float]:
-    limits = httpx.Limits(max_connections=width, max_keepalive_connections=width)
-    latencies: list[float] = []
-    empty: list[int] = []
-    failed: list[str] = []
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    tokens: list[str] | None,
+    calls: int,
+    width: int,
+) -> Round:
+    """``calls`` calls to ``url``, ``width`` in flight at every moment (closed loop)."""
+    result = Round()
     queue = iter(range(calls))
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
 
-        async def worker() -> None:
-            for index in queue:
-                headers = {"Content-Type": "application/json"}
-                if tokens is not None:
-                    headers["Authorization"] = f"Bearer {tokens[index]}"
-                started = time.perf_counter()
-                try:
-                    response = await client.post(url, content=body, headers=headers)
-                except httpx.TransportError as error:
-                    failed.append(f"{error.__class__.__name__}: {error}")
-                    continue
-                latencies.append((time.perf_counter() - started) * 1000)
-                if response.status_code != 200:
-                    raise SystemExit(f"{url}: HTTP {response.status_code} {response.text[:200]}")
-                if not response.json()["cards"]:
-                    empty.append(index)
+    async def worker() -> None:
+        for index in queue:
+            headers = {"Content-Type": "application/json"}
+            if tokens is not None:
+                headers["Authorization"] = f"Bearer {tokens[index]}"
+            started = time.perf_counter()
+            try:
+                async with session.post(url, data=body, headers=headers) as response:
+                    payload = await response.read()
+                    status = response.status
+                    timing = response.headers.get("Server-Timing", "")
+            except aiohttp.ClientError as error:
+                result.failed.append(f"{error.__class__.__name__}: {error}")
+                continue
+            result.latencies.append((time.perf_counter() - started) * 1000)
+            if status != 200:
+                raise SystemExit(f"{url}: HTTP {status} {payload[:200]!r}")
+            if b'"cards":[]' in payload.replace(b" ", b""):
+                result.empty += 1
+            result.supplier.append(_supplier_ms(timing))
 
-        await asyncio.gather(*(worker() for _ in range(width)))
-    if empty:
-        print(f"{url}: {len(empty)} of {calls} answers had no card", file=sys.stderr)
-    if failed:
-        print(f"{url}: {len(failed)} of {calls} calls failed, e.g. {failed[0]}", file=sys.stderr)
-    return latencies
+    await asyncio.gather(*(worker() for _ in range(width)))
+    if result.empty:
+        print(f"{url}: {result.empty} of {calls} answers had no card", file=sys.stderr)
+    if result.failed:
+        print(
+            f"{url}: {len(result.failed)} of {calls} calls failed, e.g. {result.failed[0]}",
+            file=sys.stderr,
+        )
+    return result
+
+
+def _supplier_ms(server_timing: str) -> float | None:
+    for metric in server_timing.split(","):
+        name, _, params = metric.strip().partition(";")
+        if name == "supplier" and params.startswith("dur="):
+            return float(params[4:])
+    return None
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -166,16 +237,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--calls", type=int, default=2000, help="calls per round and path")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="paired rounds (direct, gateway)")
+    parser.add_argument("--workers", type=int, default=1, help="gateway server processes")
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     parser.add_argument("--budget", type=float, default=5.0, help="supplier time budget (s)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--serve-supplier", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_supplier:
-        import uvicorn
-
-        uvicorn.run(supplier_app, host="127.0.0.1", port=args.serve_supplier, log_level="warning")
+        _serve_supplier(args.serve_supplier)
         return
     with tempfile.TemporaryDirectory() as folder:
         run(args, Path(folder))
@@ -200,18 +270,17 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         "STEWARD_SCHEDULER_EMBEDDED": "0",
     }
     log = (folder / "gateway.log").open("w")
+    serve = [str(Path(sys.executable).parent / "steward"), "serve", "--port", str(gateway_port)]
+    if args.workers > 1:
+        serve += ["--workers", str(args.workers)]
     processes = [
         subprocess.Popen([sys.executable, __file__, "--serve-supplier", str(supplier_port)]),
-        subprocess.Popen(
-            [str(Path(sys.executable).parent / "steward"), "serve", "--port", str(gateway_port)],
-            env=env,
-            stdout=log,
-            stderr=log,
-        ),
+        subprocess.Popen(serve, env=env, stdout=log, stderr=log),
     ]
     try:
         _wait(f"http://127.0.0.1:{supplier_port}/")
         _wait(f"{gateway_base}/api/v1/health")
+        _event_loop_policy()
         pids = {"supplier": processes[0].pid, "gateway": processes[1].pid}
         results = asyncio.run(_measure(args, supplier_url, gateway_url, pids))
         results["outcomes"] = _outcomes(database_url)
@@ -229,9 +298,19 @@ def run(args: argparse.Namespace, folder: Path) -> None:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and its children (uvicorn workers), in seconds."""
+    total = 0.0
+    for task in [pid, *_children(pid)]:
+        fields = Path(f"/proc/{task}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(child) for child in path.read_text().split()]
+    return found
 
 
 async def _measure(
@@ -239,25 +318,37 @@ async def _measure(
 ) -> dict[str, Any]:
     body = (SPEC / "request-patient-view.json").read_bytes()
     width = args.concurrency
-    # Warm-up: connections, code paths and caches on both paths, not timed.
-    await _round(supplier_url, body, None, width, width)
-    await _round(gateway_url, body, _tokens(gateway_url, width), width, width)
-    direct: list[float] = []
-    gateway: list[float] = []
-    cpu = {"gateway": 0.0, "supplier": 0.0}
-    for _ in range(args.rounds):
-        tokens = _tokens(gateway_url, args.calls)
-        direct += await _round(supplier_url, body, None, args.calls, width)
-        before = _cpu_seconds(pids["gateway"])
-        gateway += await _round(gateway_url, body, tokens, args.calls, width)
-        # The log job runs after each response; give the last ones time to finish.
-        await asyncio.sleep(1.0)
-        cpu["gateway"] += _cpu_seconds(pids["gateway"]) - before
+    connector = aiohttp.TCPConnector(limit=width, limit_per_host=width)
+    timeout = aiohttp.ClientTimeout(total=args.budget + 60)
+    rounds: list[dict[str, Any]] = []
+    cpu = {"gateway": 0.0, "supplier": 0.0, "load generator": 0.0}
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        # Warm-up: connections, code paths and caches on both paths, not timed.
+        for _ in range(2):
+            await _round(session, supplier_url, body, None, width * 2, width)
+            await _round(
+                session, gateway_url, body, _tokens(gateway_url, width * 2), width * 2, width
+            )
+        for _ in range(args.rounds):
+            tokens = _tokens(gateway_url, args.calls)
+            direct = await _round(session, supplier_url, body, None, args.calls, width)
+            before = {
+                "gateway": _cpu_seconds(pids["gateway"]),
+                "supplier": _cpu_seconds(pids["supplier"]),
+                "load generator": time.process_time(),
+            }
+            gateway = await _round(session, gateway_url, body, tokens, args.calls, width)
+            after_calls = time.process_time()
+            # The log job runs after each response; give the last ones time to finish.
+            await asyncio.sleep(1.0)
+            cpu["gateway"] += _cpu_seconds(pids["gateway"]) - before["gateway"]
+            cpu["supplier"] += _cpu_seconds(pids["supplier"]) - before["supplier"]
+            cpu["load generator"] += after_calls - before["load generator"]
+            rounds.append({"direct": direct, "gateway": gateway})
     calls = args.calls * args.rounds
     return {
-        "direct": direct,
-        "gateway": gateway,
-        "gateway_cpu_ms_per_call": round(cpu["gateway"] / calls * 1000, 3),
+        "rounds": rounds,
+        "cpu_ms_per_call": {k: round(v / calls * 1000, 3) for k, v in cpu.items()},
     }
 
 
@@ -275,23 +366,56 @@ def _outcomes(database_url: str) -> Any:
     return counted
 
 
-def _report(args: argparse.Namespace, results: dict[str, list[float]]) -> None:
+def _percentiles(values: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(_quantile(values, 0.5), 2), "p99_ms": round(_quantile(values, 0.99), 2)}
+
+
+def _report(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    rounds: list[dict[str, Round]] = results["rounds"]
+    per_round = []
+    for pair in rounds:
+        direct = _percentiles(pair["direct"].latencies)
+        gateway = _percentiles(pair["gateway"].latencies)
+        per_round.append(
+            {
+                "direct": direct,
+                "gateway": gateway,
+                "added": {k: round(gateway[k] - direct[k], 2) for k in direct},
+            }
+        )
+    added_per_call = [
+        latency - supplier
+        for pair in rounds
+        for latency, supplier in zip(
+            pair["gateway"].latencies, pair["gateway"].supplier, strict=True
+        )
+        if supplier is not None
+    ]
     summary: dict[str, Any] = {
         "concurrency": args.concurrency,
-        "calls_per_path": len(results["direct"]),
+        "workers": args.workers,
+        "rounds": args.rounds,
+        "calls_per_round_and_path": args.calls,
         "load_average": os.getloadavg(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-    }
-    summary["gateway_outcomes"] = results.pop("outcomes")
-    summary["gateway_cpu_ms_per_call"] = results.pop("gateway_cpu_ms_per_call")
-    for name, values in results.items():
-        summary[name] = {
-            "p50_ms": round(_quantile(values, 0.5), 2),
-            "p99_ms": round(_quantile(values, 0.99), 2),
-        }
-    summary["added"] = {
-        key: round(summary["gateway"][key] - summary["direct"][key], 2)
-        for key in ("p50_ms", "p99_ms")
+        "gateway_outcomes": results["outcomes"],
+        "cpu_ms_per_call": results["cpu_ms_per_call"],
+        "per_round": per_round,
+        # Difference of percentiles, each the median over the paired rounds.
+        "added_median_of_rounds": {
+            k: round(statistics.median(r["added"][k] for r in per_round), 2)
+            for k in ("p50_ms", "p99_ms")
+        },
+        "direct_median_of_rounds": {
+            k: round(statistics.median(r["direct"][k] for r in per_round), 2)
+            for k in ("p50_ms", "p99_ms")
+        },
+        "gateway_median_of_rounds": {
+            k: round(statistics.median(r["gateway"][k] for r in per_round), 2)
+            for k in ("p50_ms", "p99_ms")
+        },
+        # Per call: the EHR's round trip minus the supplier time the gateway measured.
+        "added_per_call": _percentiles(added_per_call) if added_per_call else None,
     }
     print(json.dumps(summary, indent=2))
     if args.json:
