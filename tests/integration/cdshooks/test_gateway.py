@@ -3,12 +3,15 @@ real supplier service on loopback."""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import time
 from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -23,6 +26,7 @@ from steward.surveillance.models import FeedbackEvent, PredictionEvent
 
 from ._support import (
     ACTOR,
+    EHR_ISSUER,
     SPEC,
     STEWARD_BASE,
     bearer,
@@ -187,7 +191,33 @@ BAD_TOKENS = {
     "no iat": lambda aud: ehr_token(aud, iat=None),
     "unknown kid": lambda aud: ehr_token(aud, headers={"kid": "another-kid"}),
     "not a JWT": lambda aud: "not-a-token",
+    "signature of another key": lambda aud: _signed_by_another_key(aud),
+    "claims altered after signing": lambda aud: _altered(ehr_token(aud)),
+    "iat in the future": lambda aud: ehr_token(aud, iat=int(time.time()) + 3600),
+    "nbf in the future": lambda aud: ehr_token(aud, nbf=int(time.time()) + 3600),
+    "exp not a number": lambda aud: ehr_token(aud, exp="tomorrow"),
+    "aud list without the service": lambda aud: ehr_token(aud, aud=["https://other.example/"]),
 }
+
+
+def _signed_by_another_key(audience: str) -> str:
+    other = ec.generate_private_key(ec.SECP384R1())
+    now = int(time.time())
+    claims = {"iss": EHR_ISSUER, "aud": audience, "exp": now + 60, "iat": now, "jti": "o"}
+    return jwt.encode(claims, other, algorithm="ES384", headers={"kid": "example-kid"})
+
+
+def _altered(token: str) -> str:
+    header, claims, signature = token.split(".")
+    payload = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+    payload["tenant"] = "another-tenant"
+    altered = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    return f"{header}.{altered}.{signature}"
+
+
+def test_an_aud_list_naming_the_service_is_accepted(gateway: Gateway) -> None:
+    token = ehr_token(service_url(), aud=["https://other.example/", service_url()])
+    assert _call(gateway, token=token).status_code == 200
 
 
 @pytest.mark.parametrize("case", list(BAD_TOKENS))

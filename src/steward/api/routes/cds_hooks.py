@@ -97,13 +97,17 @@ async def call_service(site_slug: str, service_id: str, request: Request) -> Any
     if checked is None:
         return _bad_request(problems)
     try:
-        answer, log = await _gateway(request).call(site_slug, service_id, checked, token)
+        answer = await _gateway(request).call(site_slug, service_id, checked, token)
     except TokenRefusedError as error:
         return _refused(request, error)
     except HookMismatchError as error:
         return _bad_request([Problem("hook", str(error))])
-    # The call and its cards are logged right after the response leaves (in the thread pool).
-    return JSONResponse(answer, background=BackgroundTask(log))
+    # The call and its cards are logged right after the response leaves.
+    headers = {}
+    if answer.supplier_ms is not None:
+        # How long the supplier took, so a caller can tell the gateway's share from it.
+        headers["Server-Timing"] = f"supplier;dur={answer.supplier_ms:.3f}"
+    return JSONResponse(answer.body, headers=headers, background=BackgroundTask(answer.log))
 
 
 @router.post(BASE + "/{service_id}/feedback", summary="Clinicians' feedback on cards")

@@ -1,35 +1,35 @@
 """The gateway's reads and writes: which service a call names, whether its tool may be called
-now, the ``jti`` replay register, and the log of calls, cards and feedback.
+now, the ``jti`` replay register, and feedback (the log of calls is in :mod:`.calllog`).
 
 Each step is its own short transaction on the engine, so a hook call never holds a transaction
-while it waits for the supplier. Log rows are written with Core inserts (see models).
+while it waits for the supplier; calls admitted at the same moment share one (see
+:mod:`.batches`). Rows are written with Core inserts (see models).
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from steward.db.base import utcnow
 from steward.db.engine import READ_ONLY
 from steward.integration.cdshooks.gate import GATE, LIVE_STATES
-from steward.integration.cdshooks.models import CdsCall, CdsCard, CdsFeedback, CdsJwtId, CdsService
+from steward.integration.cdshooks.models import CdsCard, CdsFeedback, CdsJwtId, CdsService
 from steward.integration.cdshooks.tokens import TokenRefusedError, VerifiedToken
 from steward.registry.errors import NotFoundError
 from steward.registry.models import Deployment, DeploymentStatus, Organisation, Tool, ToolVersion
 from steward.registry.records import FallbackPlan
 
 _PRUNE_EVERY = 500
-_calls = itertools.count()
+_since_prune = _PRUNE_EVERY  # jti values past their expiry are deleted every 500 calls
 
 
 @dataclass(frozen=True)
@@ -131,85 +131,14 @@ class HookMismatchError(Exception):
     """The service exists at the site but answers other hooks (listed in the message)."""
 
 
-def target_and_remember_jti(
-    engine: Engine, site_slug: str, service_id: str, hook: str, token: VerifiedToken | None
-) -> Target:
-    """The call's site and registrations; stores the token's ``jti`` (refused if seen before)."""
-    with _write(engine) as connection:
-        site_id = _site_id(connection, site_slug)
-        found = _candidates(connection, site_id, service_id)
-        if not found:
-            raise NotFoundError(f"no CDS service {service_id!r} at {site_slug!r}")
-        candidates = [c for c in found if c.service.hook == hook]
-        if not candidates:
-            hooks = ", ".join(sorted({c.service.hook for c in found}))
-            raise HookMismatchError(f"this service answers the hook(s) {hooks}")
-        if token is not None:
-            _remember(connection, token)
-    return Target(site_id, candidates)
+@dataclass(frozen=True)
+class Arrival:
+    """A hook call past its token check, waiting to be admitted."""
 
-
-def _remember(connection: Connection, token: VerifiedToken) -> None:
-    if next(_calls) % _PRUNE_EVERY == 0:
-        connection.execute(delete(CdsJwtId).where(CdsJwtId.expires_at < utcnow()))
-    try:
-        with connection.begin_nested():
-            connection.execute(
-                insert(CdsJwtId).values(
-                    issuer=token.issuer, jti=token.jti, expires_at=token.expires_at
-                )
-            )
-    except IntegrityError:
-        raise TokenRefusedError(f"jti {token.jti!r} of {token.issuer!r} was used before") from None
-
-
-def decide(engine: Engine, target: Target, closing: bool = False) -> Decision:
-    """Read the committed lifecycle state and deployment status now: call, or stand in.
-
-    ``closing``: the tool is being taken out of live use by a transaction about to commit.
-    """
-    with _read(engine) as connection, connection.begin():
-        ids = target.tool_ids
-        tools = {t.id: t for t in connection.execute(select(Tool).where(Tool.id.in_(ids))).all()}
-        versions = [c.service.version_id for c in target.candidates]
-        live: dict[uuid.UUID, uuid.UUID] = {}
-        for deployment_id, version_id in connection.execute(
-            select(Deployment.id, Deployment.version_id)
-            .where(
-                Deployment.version_id.in_(versions),
-                Deployment.site_id == target.site_id,
-                Deployment.status == DeploymentStatus.LIVE,
-            )
-            .order_by(Deployment.created_at, Deployment.id)
-        ):
-            live.setdefault(version_id, deployment_id)
-        for candidate in [] if closing else target.candidates:
-            tool = tools[candidate.tool_id]
-            if tool.state in LIVE_STATES and candidate.service.version_id in live:
-                return Decision(
-                    candidate.service,
-                    candidate.service,
-                    tool.name,
-                    "",
-                    deployment_id=live[candidate.service.version_id],
-                    version_label=candidate.version_label,
-                )
-        newest = target.candidates[0]
-        tool = tools[newest.tool_id]
-        if closing:
-            reason = "tool is being taken out of live use"
-        elif tool.state not in LIVE_STATES:
-            reason = f"tool is {tool.state.value}"
-        else:
-            reason = "deployment at this site is not live"
-        plan = None
-        if newest.service.fallback_card:
-            plan = connection.execute(
-                select(FallbackPlan).where(FallbackPlan.tool_id == newest.tool_id)
-            ).first()
-        return Decision(
-            None, newest.service, tool.name, reason, FallbackPlan(**plan._mapping) if plan else None
-        )
+    site_slug: str
+    service_id: str
+    hook: str
+    token: VerifiedToken | None
 
 
 @dataclass(frozen=True)
@@ -221,26 +150,190 @@ class Admission:
     holds_slots: bool
 
 
-def admit(
-    engine: Engine, site_slug: str, service_id: str, hook: str, token: VerifiedToken | None
-) -> Admission:
-    """Remember the ``jti``, take the tools' gate slots, then read their committed state.
+def admit(engine: Engine, arrivals: Sequence[Arrival]) -> list[Admission | Exception]:
+    """Admit calls in one transaction: remember each ``jti`` (a replay is refused), take the
+    tools' gate slots, then read their committed state; one result per arrival, in order.
 
     The slots are taken before the read (see :mod:`~steward.integration.cdshooks.gate`); the
     caller gives them back with ``GATE.leave`` once the supplier has answered.
     """
-    target = target_and_remember_jti(engine, site_slug, service_id, hook, token)
-    admitted = GATE.enter(target.tool_ids)
+    results: list[Admission | Exception | None] = [None] * len(arrivals)
+    entered: list[set[uuid.UUID]] = []
     try:
-        decision = decide(engine, target, closing=not admitted)
+        with _write(engine) as connection:
+            targets = _targets(connection, arrivals, results)
+            _remember(connection, arrivals, results)
+            admitted: dict[int, bool] = {}
+            for index, target in targets.items():
+                if results[index] is None:
+                    admitted[index] = GATE.enter(target.tool_ids)
+                    if admitted[index]:
+                        entered.append(target.tool_ids)
+            states = _states(connection, [targets[i] for i in admitted])
+            for index, ok in admitted.items():
+                decision = _decide(connection, states, targets[index], closing=not ok)
+                holds = ok and decision.service is not None
+                if ok and not holds:
+                    GATE.leave(targets[index].tool_ids)
+                    entered.remove(targets[index].tool_ids)
+                results[index] = Admission(targets[index], decision, holds)
     except BaseException:
-        if admitted:
-            GATE.leave(target.tool_ids)
+        for tool_ids in entered:
+            GATE.leave(tool_ids)
         raise
-    holds = admitted and decision.service is not None
-    if admitted and not holds:
-        GATE.leave(target.tool_ids)
-    return Admission(target, decision, holds)
+    return [r if r is not None else RuntimeError("not admitted") for r in results]
+
+
+def release(admission: Admission) -> None:
+    """Give back the slots of an admission whose call will not go on."""
+    if admission.holds_slots:
+        GATE.leave(admission.target.tool_ids)
+
+
+def _targets(
+    connection: Connection, arrivals: Sequence[Arrival], results: list[Admission | Exception | None]
+) -> dict[int, Target]:
+    """Each arrival's site and registrations (looked up once per site and service)."""
+    found: dict[tuple[str, str], tuple[uuid.UUID, list[Candidate]] | Exception] = {}
+    targets: dict[int, Target] = {}
+    for index, arrival in enumerate(arrivals):
+        key = (arrival.site_slug, arrival.service_id)
+        if key not in found:
+            try:
+                site_id = _site_id(connection, arrival.site_slug)
+                found[key] = (site_id, _candidates(connection, site_id, arrival.service_id))
+            except NotFoundError as error:
+                found[key] = error
+        looked_up = found[key]
+        if isinstance(looked_up, Exception):
+            results[index] = looked_up
+            continue
+        site_id, candidates = looked_up
+        if not candidates:
+            results[index] = NotFoundError(
+                f"no CDS service {arrival.service_id!r} at {arrival.site_slug!r}"
+            )
+            continue
+        answering = [c for c in candidates if c.service.hook == arrival.hook]
+        if not answering:
+            hooks = ", ".join(sorted({c.service.hook for c in candidates}))
+            results[index] = HookMismatchError(f"this service answers the hook(s) {hooks}")
+            continue
+        targets[index] = Target(site_id, answering)
+    return targets
+
+
+def _remember(
+    connection: Connection, arrivals: Sequence[Arrival], results: list[Admission | Exception | None]
+) -> None:
+    """Store the ``jti`` of every token still in the running; refuse those seen before."""
+    global _since_prune
+    _since_prune += len(arrivals)
+    if _since_prune >= _PRUNE_EVERY:
+        _since_prune = 0
+        connection.execute(delete(CdsJwtId).where(CdsJwtId.expires_at < utcnow()))
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for index, arrival in enumerate(arrivals):
+        token = arrival.token
+        if token is None or results[index] is not None:
+            continue
+        key = (token.issuer, token.jti)
+        if key in rows:  # the same token twice in one batch
+            results[index] = _replayed(token)
+            continue
+        rows[key] = {"issuer": token.issuer, "jti": token.jti, "expires_at": token.expires_at}
+    if not rows:
+        return
+    inserted = connection.execute(
+        _insert_new(connection, CdsJwtId)
+        .values(list(rows.values()))
+        .returning(CdsJwtId.issuer, CdsJwtId.jti)
+    )
+    stored = {(issuer, jti) for issuer, jti in inserted}
+    for index, arrival in enumerate(arrivals):
+        token = arrival.token
+        if token is not None and results[index] is None and (token.issuer, token.jti) not in stored:
+            results[index] = _replayed(token)
+
+
+def _insert_new(connection: Connection, table: Any) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING, in the connection's dialect."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def _replayed(token: VerifiedToken) -> TokenRefusedError:
+    return TokenRefusedError(f"jti {token.jti!r} of {token.issuer!r} was used before")
+
+
+@dataclass(frozen=True)
+class _States:
+    """The committed state of the tools and the live deployments of the versions concerned."""
+
+    tools: dict[uuid.UUID, Any]
+    live: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID]  # (version, site) -> first live deployment
+
+
+def _states(connection: Connection, targets: Sequence[Target]) -> _States:
+    tool_ids = {t for target in targets for t in target.tool_ids}
+    versions = {c.service.version_id for target in targets for c in target.candidates}
+    sites = {target.site_id for target in targets}
+    if not tool_ids:
+        return _States({}, {})
+    tools = {
+        row.id: row
+        for row in connection.execute(
+            select(Tool.id, Tool.name, Tool.state).where(Tool.id.in_(tool_ids))
+        )
+    }
+    live: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID] = {}
+    for deployment_id, version_id, site_id in connection.execute(
+        select(Deployment.id, Deployment.version_id, Deployment.site_id)
+        .where(
+            Deployment.version_id.in_(versions),
+            Deployment.site_id.in_(sites),
+            Deployment.status == DeploymentStatus.LIVE,
+        )
+        .order_by(Deployment.created_at, Deployment.id)
+    ):
+        live.setdefault((version_id, site_id), deployment_id)
+    return _States(tools, live)
+
+
+def _decide(connection: Connection, states: _States, target: Target, *, closing: bool) -> Decision:
+    """Call, or stand in, from the committed state read for the batch.
+
+    ``closing``: the tool is being taken out of live use by a transaction about to commit.
+    """
+    for candidate in [] if closing else target.candidates:
+        tool = states.tools[candidate.tool_id]
+        deployment_id = states.live.get((candidate.service.version_id, target.site_id))
+        if tool.state in LIVE_STATES and deployment_id is not None:
+            return Decision(
+                candidate.service,
+                candidate.service,
+                tool.name,
+                "",
+                deployment_id=deployment_id,
+                version_label=candidate.version_label,
+            )
+    newest = target.candidates[0]
+    tool = states.tools[newest.tool_id]
+    if closing:
+        reason = "tool is being taken out of live use"
+    elif tool.state not in LIVE_STATES:
+        reason = f"tool is {tool.state.value}"
+    else:
+        reason = "deployment at this site is not live"
+    plan = None
+    if newest.service.fallback_card:
+        plan = connection.execute(
+            select(FallbackPlan).where(FallbackPlan.tool_id == newest.tool_id)
+        ).first()
+    return Decision(
+        None, newest.service, tool.name, reason, FallbackPlan(**plan._mapping) if plan else None
+    )
 
 
 def discovery(engine: Engine, site_slug: str) -> list[CdsService]:
@@ -269,61 +362,6 @@ def discovery(engine: Engine, site_slug: str) -> list[CdsService]:
     return services
 
 
-@dataclass(frozen=True)
-class LoggedCard:
-    """A card passed to the EHR, with what the gateway read from it."""
-
-    card: dict[str, Any]
-    score: float | None
-
-
-def log_call(
-    engine: Engine,
-    *,
-    service: CdsService,
-    site_id: uuid.UUID,
-    call: dict[str, Any],
-    cards: list[LoggedCard],
-    context: dict[str, Any],
-) -> uuid.UUID:
-    """Write the call and each card (a prediction of the tool version at the site)."""
-    call_id = uuid.uuid4()
-    now = utcnow()
-    with _write(engine) as connection:
-        connection.execute(
-            insert(CdsCall).values(
-                id=call_id, created_at=now, service_id=service.id, site_id=site_id, **call
-            )
-        )
-        if cards:
-            connection.execute(
-                insert(CdsCard),
-                [
-                    {
-                        "id": uuid.uuid4(),
-                        "created_at": now,
-                        "call_id": call_id,
-                        "card_uuid": str(c.card["uuid"])[:200],
-                        "service_id": service.id,
-                        "version_id": service.version_id,
-                        "site_id": site_id,
-                        "patient_id": context_id(context, "patientId"),
-                        "encounter_id": context_id(context, "encounterId"),
-                        "score": c.score,
-                        "indicator": c.card["indicator"],
-                        "card": c.card,
-                    }
-                    for c in cards
-                ],
-            )
-    return call_id
-
-
-def context_id(context: dict[str, Any], name: str) -> str | None:
-    value = context.get(name)
-    return value[:200] if isinstance(value, str) and value else None
-
-
 def record_feedback(
     engine: Engine,
     site_slug: str,
@@ -339,7 +377,10 @@ def record_feedback(
         if not candidates:
             raise NotFoundError(f"no CDS service {service_id!r} at {site_slug!r}")
         if token is not None:
-            _remember(connection, token)
+            refused: list[Admission | Exception | None] = [None]
+            _remember(connection, [Arrival(site_slug, service_id, "", token)], refused)
+            if isinstance(refused[0], Exception):
+                raise refused[0]
         services = [c.service.id for c in candidates]
         known = dict(
             connection.execute(
