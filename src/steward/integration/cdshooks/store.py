@@ -244,10 +244,11 @@ def _remember(
         rows[key] = {"issuer": token.issuer, "jti": token.jti, "expires_at": token.expires_at}
     if not rows:
         return
+    # executemany form: one compiled statement whatever the batch size (SQLAlchemy sends the
+    # rows as multi-row INSERTs and gathers what RETURNING gives back).
     inserted = connection.execute(
-        _insert_new(connection, CdsJwtId)
-        .values(list(rows.values()))
-        .returning(CdsJwtId.issuer, CdsJwtId.jti)
+        _insert_new(connection, CdsJwtId).returning(CdsJwtId.issuer, CdsJwtId.jti),
+        list(rows.values()),
     )
     stored = {(issuer, jti) for issuer, jti in inserted}
     for index, arrival in enumerate(arrivals):
