@@ -31,8 +31,10 @@ class GroupCommit(Generic[Item, Result]):
         *,
         discard: Callable[[Result], None] | None = None,
         limit: int = 500,
+        linger: float = 0.0,
     ) -> None:
         self.work = work
+        self.linger = linger  # seconds a batch waits for company: for work nobody waits on
         self.discard = discard  # undoes a result whose caller has gone (e.g. gate slots)
         self.limit = limit
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
@@ -48,6 +50,8 @@ class GroupCommit(Generic[Item, Result]):
 
     async def _drain(self) -> None:
         try:
+            if self.linger:
+                await asyncio.sleep(self.linger)
             while self._pending:
                 batch, self._pending = self._pending[: self.limit], self._pending[self.limit :]
                 try:

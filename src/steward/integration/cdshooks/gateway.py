@@ -70,7 +70,9 @@ class Gateway:
         self._signer: StewardSigner | None = None
         self._client: aiohttp.ClientSession | None = None
         self._admissions = GroupCommit(partial(store.admit, engine), discard=store.release)
-        self._log = GroupCommit(partial(calllog.write, engine))
+        # The log is written after the response has left: a call waits 10 ms for others to
+        # share its transaction, which matters when calls come one at a time.
+        self._log = GroupCommit(partial(calllog.write, engine), linger=0.01)
         # Seconds to pause between the state check and the supplier call: tests widen the
         # window a slow or descheduled server would open, to show the gate closes it.
         self.pause_before_supplier = 0.0

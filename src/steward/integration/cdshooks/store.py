@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from steward.db.base import utcnow
@@ -92,30 +92,50 @@ def _read(engine: Engine) -> Connection:
     return engine.connect().execution_options(**{READ_ONLY: True})
 
 
+# The statements a hook call runs are built once: building one costs more than running it.
+_SITE_ID = select(Organisation.id).where(Organisation.slug == bindparam("slug"))
+_CANDIDATES = (
+    select(
+        CdsService,
+        ToolVersion.tool_id.label("tool_id"),
+        ToolVersion.created_at.label("version_created"),
+        ToolVersion.version.label("version_label"),
+    )
+    .join(ToolVersion, ToolVersion.id == CdsService.version_id)
+    .where(
+        CdsService.service_id == bindparam("service_id"),
+        select(Deployment.id)
+        .where(
+            Deployment.version_id == CdsService.version_id,
+            Deployment.site_id == bindparam("site_id"),
+        )
+        .exists(),
+    )
+    .order_by(ToolVersion.created_at.desc(), CdsService.id)
+)
+_TOOL_STATES = select(Tool.id, Tool.name, Tool.state).where(
+    Tool.id.in_(bindparam("tool_ids", expanding=True))
+)
+_LIVE_DEPLOYMENTS = (
+    select(Deployment.id, Deployment.version_id, Deployment.site_id)
+    .where(
+        Deployment.version_id.in_(bindparam("version_ids", expanding=True)),
+        Deployment.site_id.in_(bindparam("site_ids", expanding=True)),
+        Deployment.status == DeploymentStatus.LIVE,
+    )
+    .order_by(Deployment.created_at, Deployment.id)
+)
+
+
 def _site_id(connection: Connection, site_slug: str) -> uuid.UUID:
-    site_id = connection.scalar(select(Organisation.id).where(Organisation.slug == site_slug))
+    site_id = connection.scalar(_SITE_ID, {"slug": site_slug})
     if site_id is None:
         raise NotFoundError(f"no site {site_slug!r}")
     return site_id
 
 
 def _candidates(connection: Connection, site_id: uuid.UUID, service_id: str) -> list[Candidate]:
-    deployed_here = (
-        select(Deployment.id)
-        .where(Deployment.version_id == CdsService.version_id, Deployment.site_id == site_id)
-        .exists()
-    )
-    rows = connection.execute(
-        select(
-            CdsService,
-            ToolVersion.tool_id.label("tool_id"),
-            ToolVersion.created_at.label("version_created"),
-            ToolVersion.version.label("version_label"),
-        )
-        .join(ToolVersion, ToolVersion.id == CdsService.version_id)
-        .where(CdsService.service_id == service_id, deployed_here)
-        .order_by(ToolVersion.created_at.desc(), CdsService.id)
-    ).all()
+    rows = connection.execute(_CANDIDATES, {"service_id": service_id, "site_id": site_id}).all()
     return [
         Candidate(_service(row), row.tool_id, row.version_created, row.version_label)
         for row in rows
@@ -282,21 +302,10 @@ def _states(connection: Connection, targets: Sequence[Target]) -> _States:
     sites = {target.site_id for target in targets}
     if not tool_ids:
         return _States({}, {})
-    tools = {
-        row.id: row
-        for row in connection.execute(
-            select(Tool.id, Tool.name, Tool.state).where(Tool.id.in_(tool_ids))
-        )
-    }
+    tools = {row.id: row for row in connection.execute(_TOOL_STATES, {"tool_ids": list(tool_ids)})}
     live: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID] = {}
     for deployment_id, version_id, site_id in connection.execute(
-        select(Deployment.id, Deployment.version_id, Deployment.site_id)
-        .where(
-            Deployment.version_id.in_(versions),
-            Deployment.site_id.in_(sites),
-            Deployment.status == DeploymentStatus.LIVE,
-        )
-        .order_by(Deployment.created_at, Deployment.id)
+        _LIVE_DEPLOYMENTS, {"version_ids": list(versions), "site_ids": list(sites)}
     ):
         live.setdefault((version_id, site_id), deployment_id)
     return _States(tools, live)
