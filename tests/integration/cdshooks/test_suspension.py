@@ -153,3 +153,45 @@ def test_no_call_reaches_the_supplier_after_the_suspension_commits(
     started_after = [a for a in answers if a[0] > committed_at]
     assert started_after  # and kept flowing after it, answered with no card
     assert all(cards == 0 for _, _, cards in started_after)
+
+
+def test_a_token_sent_many_times_at_once_is_accepted_once(
+    server: str, sessions: sessionmaker[StewardSession], supplier: Supplier
+) -> None:
+    """Calls arriving together share one admission transaction: the replay check must still
+    accept one use of a token, whether the copies land in the same batch or in several."""
+    tool = live_tool(sessions)
+    admin = bearer(api_token(sessions, Role.IT_SECURITY))
+    with httpx.Client(base_url=server, timeout=30) as client:
+        registered = client.put(
+            f"/api/v1/tools/{tool.tool_id}/versions/1.0/cds-services/sepsis-risk",
+            json={
+                "hook": "patient-view",
+                "description": "Sepsis risk",
+                "supplier_url": f"{supplier.base}/cds-services/sepsis",
+            },
+            headers=admin,
+        )
+        assert registered.status_code == 200, registered.text
+    token = ehr_token(service_url())
+    fresh = [ehr_token(service_url()) for _ in range(CALLERS)]
+    start = threading.Barrier(2 * CALLERS)
+    statuses: list[int] = []
+
+    def caller(used: str) -> None:
+        with httpx.Client(base_url=server, timeout=30) as client:
+            start.wait()
+            response = client.post(
+                "/cds/rxa-main/cds-services/sepsis-risk",
+                json=spec("request-patient-view.json"),
+                headers=bearer(used),
+            )
+            statuses.append(response.status_code if used == token else -response.status_code)
+
+    threads = [threading.Thread(target=caller, args=(t,)) for t in [token] * CALLERS + fresh]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(statuses) == [-200] * CALLERS + [200] + [401] * (CALLERS - 1)
+    assert len(supplier.received) == CALLERS + 1
