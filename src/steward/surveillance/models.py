@@ -125,10 +125,16 @@ class FeedbackEvent(Base):
     received_at: Mapped[datetime]
 
 
+#: Cells are updated in place by every batch: free space in each page keeps those updates off
+#: the primary key index (PostgreSQL heap-only tuples; migration 0015).
+CELL_TABLE_ARGS: dict[str, Any] = {"postgresql_with": {"fillfactor": 50}}
+
+
 class ScoreCell(Base):
     """Sufficient statistics of one score bin and label in one window, overall or per level."""
 
     __tablename__ = "surveillance_score_cells"
+    __table_args__ = CELL_TABLE_ARGS
 
     deployment_id: Mapped[uuid.UUID] = _deployment_key()
     grain: Mapped[str] = mapped_column(String(8), primary_key=True)
@@ -151,6 +157,7 @@ class FeatureCell(Base):
     """Count of one input feature's values in one histogram bin in one window."""
 
     __tablename__ = "surveillance_feature_cells"
+    __table_args__ = CELL_TABLE_ARGS
 
     deployment_id: Mapped[uuid.UUID] = _deployment_key()
     grain: Mapped[str] = mapped_column(String(8), primary_key=True)
@@ -164,6 +171,7 @@ class FeedbackCell(Base):
     """Feedback received and overrides in one window, overall or for one subgroup level."""
 
     __tablename__ = "surveillance_feedback_cells"
+    __table_args__ = CELL_TABLE_ARGS
 
     deployment_id: Mapped[uuid.UUID] = _deployment_key()
     grain: Mapped[str] = mapped_column(String(8), primary_key=True)
