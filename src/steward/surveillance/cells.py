@@ -107,6 +107,10 @@ def _codes(levels: Sequence[str]) -> tuple[list[str], IntArray]:
     return list(names), codes
 
 
+#: Each row's level of one subgroup attribute: the levels, or (distinct levels, row codes).
+Levels = Sequence[str] | tuple[list[str], IntArray]
+
+
 @dataclass(frozen=True)
 class ScoreBatch:
     """Predictions whose contributions are added (``weight`` 1) or taken away (-1)."""
@@ -115,7 +119,7 @@ class ScoreBatch:
     days: IntArray
     labels: IntArray
     weights: FloatArray
-    subgroups: Mapping[str, Sequence[str]]
+    subgroups: Mapping[str, Levels]
 
 
 class Deltas:
@@ -154,12 +158,10 @@ def _window_dates(starts: IntArray) -> NDArray[Any]:
     return starts.astype("datetime64[D]")
 
 
-def _dims(
-    subgroups: Mapping[str, Sequence[str]], size: int
-) -> list[tuple[str, list[str], IntArray]]:
+def _dims(subgroups: Mapping[str, Levels], size: int) -> list[tuple[str, list[str], IntArray]]:
     dims: list[tuple[str, list[str], IntArray]] = [(OVERALL, [MISSING], np.zeros(size, np.int64))]
     for dim, levels in subgroups.items():
-        names, codes = _codes(levels)
+        names, codes = levels if isinstance(levels, tuple) else _codes(levels)
         dims.append((dim, names, codes))
     return dims
 
@@ -221,7 +223,7 @@ def feature_deltas(
 
 
 def feedback_deltas(
-    days: IntArray, overridden: FloatArray, subgroups: Mapping[str, Sequence[str]]
+    days: IntArray, overridden: FloatArray, subgroups: Mapping[str, Levels]
 ) -> Deltas:
     """Feedback and override count deltas per window, overall and per subgroup level."""
     deltas = Deltas()

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -41,7 +42,20 @@ def count_features(
     features: Sequence[Mapping[str, float] | None],
 ) -> list[str]:
     """Add the batch's feature values to the histograms; returns features frozen now."""
-    columns = _columns(features)
+    columns = {
+        name: (np.asarray(positions, np.int64), np.asarray(values, np.float64))
+        for name, (positions, values) in _columns(features).items()
+    }
+    return count_feature_columns(session, target, days, columns)
+
+
+def count_feature_columns(
+    session: Session,
+    target: Target,
+    days: IntArray,
+    columns: Mapping[str, tuple[IntArray, NDArray[np.float64]]],
+) -> list[str]:
+    """:func:`count_features` of values given per feature as (row positions, values)."""
     if not columns:
         return []
     cuts: dict[str, list[float]] = dict(target.feature_cuts)
@@ -53,12 +67,14 @@ def count_features(
     frozen: list[str] = []
     for name, (positions, values) in columns.items():
         if name in cuts:
-            counted[name] = (np.asarray(positions, np.int64), np.asarray(values, np.float64))
+            counted[name] = (positions, values)
             continue
         if name not in reference and len(cuts) + len(reference) >= MAX_FEATURES:
             continue  # kept with the prediction, but not aggregated
         buffer = reference.setdefault(name, [])
-        buffer.extend([float(days[p]), v] for p, v in zip(positions, values, strict=True))
+        buffer.extend(
+            [float(d), v] for d, v in zip(days[positions].tolist(), values.tolist(), strict=True)
+        )
         if len(buffer) < target.feature_reference_size:
             continue
         cuts[name] = reference_cuts([v for _, v in buffer])

@@ -23,21 +23,17 @@ import numpy as np
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from steward.audit.context import bound_context
-from steward.audit.recorder import UnattributedChangeError, append_events, lock_chain_head
 from steward.db.base import utcnow
 from steward.integration.optout_register import opted_out_among
 from steward.surveillance import labels
 from steward.surveillance.cells import (
-    ScoreBatch,
     epoch_days,
     feedback_deltas,
-    score_deltas,
 )
-from steward.surveillance.deployments import Target, load_target
-from steward.surveillance.features import count_features
-from steward.surveillance.linkage import label_code, label_of
+from steward.surveillance.deployments import Target
+from steward.surveillance.ingest_base import audit, begin, conflict, facts
 from steward.surveillance.models import FeedbackEvent, OutcomeEvent, PredictionEvent
+from steward.surveillance.predictions import ingest_rows
 from steward.surveillance.rows import (
     FeedbackRow,
     IngestReport,
@@ -46,16 +42,10 @@ from steward.surveillance.rows import (
     RejectedRow,
     check_feedback,
     check_outcome,
-    check_prediction,
-    clean_features,
-    clean_subgroups,
     digest,
-    json_text,
 )
 from steward.surveillance.store import (
-    JSON_TEXT,
     add_feedback_cells,
-    add_score_cells,
     among,
     insert_new,
     stored_digests,
@@ -73,15 +63,6 @@ PatientRow = TypeVar("PatientRow", PredictionRow, OutcomeRow)
 class _Candidate:
     number: int
     record: dict[str, Any]
-
-
-def _begin(session: Session, deployment_id: uuid.UUID) -> Target:
-    if bound_context(session) is None:
-        raise UnattributedChangeError("refusing to ingest events without an audit context")
-    target = load_target(session, deployment_id)
-    # one writer at a time: the check for stored event ids and the insert cannot interleave
-    lock_chain_head(session)
-    return target
 
 
 def _screen(
@@ -106,7 +87,7 @@ def _screen(
         elif earlier.record["digest"] == record["digest"]:
             report.duplicates += 1
         else:
-            report.rejected.append(_conflict(number, record["event_id"], f"row {earlier.number}"))
+            report.rejected.append(conflict(number, record["event_id"], f"row {earlier.number}"))
     stored = stored_digests(session, table, target.deployment_id, list(candidates))
     new: list[_Candidate] = []
     for event_id, candidate in candidates.items():
@@ -115,27 +96,8 @@ def _screen(
         elif stored[event_id] == candidate.record["digest"]:
             report.duplicates += 1
         else:
-            report.rejected.append(_conflict(candidate.number, event_id, "an event already stored"))
+            report.rejected.append(conflict(candidate.number, event_id, "an event already stored"))
     return new
-
-
-def _conflict(number: int, event_id: str, other: str) -> RejectedRow:
-    return RejectedRow(
-        number, f"event_id {event_id!r} was already used by {other} with different content", True
-    )
-
-
-def _audit(session: Session, target: Target, action: str, facts: dict[str, Any]) -> None:
-    context = bound_context(session)
-    assert context is not None
-    change = {
-        "entity_type": "deployments",
-        "entity_id": str(target.deployment_id),
-        "action": action,
-        "before": None,
-        "after": facts,
-    }
-    append_events(session, context, [change])
 
 
 def ingest_predictions(
@@ -149,90 +111,11 @@ def ingest_predictions(
     """Store new predictions, label them from outcomes already stored, add them to the cells.
 
     ``row_numbers`` (default 1..n) are the numbers rejected rows are reported under. Raises
-    NotFoundError for an unknown deployment.
+    NotFoundError for an unknown deployment. The rows are checked and stored column by column
+    (``steward.surveillance.predictions``); rows a vectorised check cannot vouch for are checked
+    one by one.
     """
-    now = now or utcnow()
-    target = _begin(session, deployment_id)
-    report = IngestReport()
-    received = utcnow()
-    rows, row_numbers = _without_opted_out(session, rows, row_numbers, report)
-
-    def prepare(row: PredictionRow) -> tuple[str | None, dict[str, Any]]:
-        problem = check_prediction(row, now)
-        if problem is None and row.tool_version not in (None, target.version):
-            problem = f"tool_version {row.tool_version!r} is not the deployed {target.version!r}"
-        if problem is not None:
-            return problem, {}
-        features, subgroups = clean_features(row.features), clean_subgroups(row.subgroups)
-        features_json, subgroups_json = json_text(features), json_text(subgroups)
-        content = (row.patient_id, row.encounter_id, row.card_id, row.time, float(row.score))
-        return None, {
-            "event_id": row.event_id,
-            "tool_version": row.tool_version,
-            "patient_id": row.patient_id,
-            "encounter_id": row.encounter_id,
-            "card_id": row.card_id,
-            "predicted_at": row.time,
-            "score": float(row.score),
-            "features": features,
-            "subgroups": subgroups,
-            "label_due_at": target.outcome.due_at(row.time),
-            "digest": digest(*content, row.tool_version, features_json, subgroups_json),
-            "received_at": received,
-            JSON_TEXT: {"features": features_json, "subgroups": subgroups_json},
-        }
-
-    new = _screen(session, PREDICTIONS, target, rows, row_numbers, prepare, report)
-    moved = labels.close_due(session, target, now)
-    records = [c.record for c in new]
-    _label_new(session, target, records, now)
-    insert_new(session, PREDICTIONS, [dict(r, deployment_id=deployment_id) for r in records])
-    frozen: list[str] = []
-    if records:
-        days = epoch_days([r["predicted_at"] for r in records])
-        batch = ScoreBatch(
-            scores=np.array([r["score"] for r in records], np.float64),
-            days=days,
-            labels=np.array([label_code(r["label"]) for r in records], np.int64),
-            weights=np.ones(len(records)),
-            subgroups=labels.subgroup_levels(target, [r["subgroups"] for r in records]),
-        )
-        add_score_cells(session, deployment_id, score_deltas(batch, target.edges))
-        frozen = count_features(session, target, days, [r["features"] for r in records])
-    report.accepted = len(records)
-    if records or moved:
-        facts = _facts(report, records, moved)
-        if frozen:
-            facts["feature_bins_frozen"] = sorted(frozen)
-        _audit(session, target, "surveillance.predictions_ingested", facts)
-    return report
-
-
-def _label_new(
-    session: Session, target: Target, records: list[dict[str, Any]], now: datetime
-) -> None:
-    """Label new predictions from outcomes stored before them, or as due."""
-    for record in records:
-        record["label"] = label_of([], record["label_due_at"], now)
-    if not records:
-        return
-    start = min(r["predicted_at"] for r in records)
-    end = max(r["predicted_at"] for r in records) + target.outcome.window
-    patients = {r["patient_id"] for r in records}
-    outcomes = labels.outcomes_of(session, target, patients, start, end)
-    if not outcomes:
-        return
-    for record in records:
-        known = outcomes.get(record["patient_id"])
-        if known:
-            values = labels.linked_values(
-                target,
-                record["patient_id"],
-                record["encounter_id"],
-                record["predicted_at"],
-                known,
-            )
-            record["label"] = label_of(values, record["label_due_at"], now)
+    return ingest_rows(session, deployment_id, rows, now=now, row_numbers=row_numbers)
 
 
 def _without_opted_out(
@@ -251,20 +134,6 @@ def _without_opted_out(
     return [row for _, row in kept], [n for n, _ in kept]
 
 
-def _facts(report: IngestReport, records: list[dict[str, Any]], moved: int) -> dict[str, Any]:
-    facts: dict[str, Any] = {
-        "accepted": report.accepted,
-        "duplicates": report.duplicates,
-        "opted_out": report.opted_out,
-        "rejected": len(report.rejected),
-        "labels_changed": moved,
-    }
-    if records:
-        facts["first_event_id"] = records[0]["event_id"]
-        facts["last_event_id"] = records[-1]["event_id"]
-    return facts
-
-
 def ingest_outcomes(
     session: Session,
     deployment_id: uuid.UUID,
@@ -279,7 +148,7 @@ def ingest_outcomes(
     when matching predictions arrive.
     """
     now = now or utcnow()
-    target = _begin(session, deployment_id)
+    target = begin(session, deployment_id)
     report = IngestReport()
     received = utcnow()
     rows, row_numbers = _without_opted_out(session, rows, row_numbers, report)
@@ -313,7 +182,12 @@ def ingest_outcomes(
     moved += labels.close_due(session, target, now)
     report.accepted = len(records)
     if records or moved:
-        _audit(session, target, "surveillance.outcomes_ingested", _facts(report, records, moved))
+        audit(
+            session,
+            target,
+            "surveillance.outcomes_ingested",
+            facts(report, [r["event_id"] for r in records], moved),
+        )
     return report
 
 
@@ -353,7 +227,7 @@ def ingest_feedback(
     """Store clinicians' feedback on stored predictions and count it in its windows (by the
     feedback's time, under the subgroups of the prediction it is about)."""
     now = now or utcnow()
-    target = _begin(session, deployment_id)
+    target = begin(session, deployment_id)
     report = IngestReport()
     received = utcnow()
     referred = _predictions_referred(session, target, rows)
@@ -398,7 +272,12 @@ def ingest_feedback(
         add_feedback_cells(session, deployment_id, deltas)
     report.accepted = len(records)
     if records:
-        _audit(session, target, "surveillance.feedback_ingested", _facts(report, records, 0))
+        audit(
+            session,
+            target,
+            "surveillance.feedback_ingested",
+            facts(report, [r["event_id"] for r in records], 0),
+        )
     return report
 
 
@@ -406,10 +285,10 @@ def close_windows(session: Session, deployment_id: uuid.UUID, now: datetime | No
     """Label negative the predictions whose outcome window has passed without an outcome, and
     move them in the cells; returns how many changed. Schedulers call it before monitors run."""
     now = now or utcnow()
-    target = _begin(session, deployment_id)
+    target = begin(session, deployment_id)
     moved = labels.close_due(session, target, now)
     if moved:
-        _audit(
+        audit(
             session,
             target,
             "surveillance.windows_closed",

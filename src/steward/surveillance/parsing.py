@@ -101,14 +101,14 @@ def _single(kind: Kind, build: Callable[[dict[str, Any]], Any], body: bytes) -> 
         )
     parsed = Parsed(single=True)
     try:
-        parsed.rows.append(build(_checked_keys(kind, record)))
+        parsed.rows.append(build(checked_keys(kind, record)))
         parsed.numbers.append(1)
     except RowError as problem:
         parsed.rejected.append(RejectedRow(1, str(problem)))
     return parsed
 
 
-def _checked_keys(kind: Kind, record: dict[str, Any]) -> dict[str, Any]:
+def checked_keys(kind: Kind, record: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(record) - set(FIELDS[kind]))
     if unknown:
         raise RowError(f"unknown field {unknown[0]!r}; the fields are {', '.join(FIELDS[kind])}")
@@ -119,9 +119,9 @@ def _records(kind: Kind, media: str, body: bytes) -> Iterator[tuple[int, Any]]:
     if media == NDJSON_TYPE:
         yield from _ndjson(kind, body)
     elif media == CSV_TYPE:
-        yield from _table(kind, _read_csv(body))
+        yield from _table(kind, read_csv(body))
     else:
-        yield from _table(kind, _read_parquet(body))
+        yield from _table(kind, read_parquet(body))
 
 
 def _ndjson(kind: Kind, body: bytes) -> Iterator[tuple[int, Any]]:
@@ -141,12 +141,12 @@ def _ndjson(kind: Kind, body: bytes) -> Iterator[tuple[int, Any]]:
             yield number, RowError("the line is not a JSON object")
             continue
         try:
-            yield number, _checked_keys(kind, record)
+            yield number, checked_keys(kind, record)
         except RowError as problem:
             yield number, problem
 
 
-def _read_csv(body: bytes) -> Any:
+def read_csv(body: bytes) -> Any:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -167,7 +167,7 @@ def _read_csv(body: bytes) -> Any:
     return table
 
 
-def _read_parquet(body: bytes) -> Any:
+def read_parquet(body: bytes) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -177,8 +177,9 @@ def _read_parquet(body: bytes) -> Any:
         raise invalid("body", f"the Parquet body cannot be read: {error}") from None
 
 
-def _table(kind: Kind, table: Any) -> Iterator[tuple[int, Any]]:
-    """Records of a CSV or Parquet table, with feature.* / subgroup.* columns nested."""
+def check_columns(kind: Kind, table: Any) -> tuple[list[str], list[str]]:
+    """The feature.* and subgroup.* columns of a CSV or Parquet table; InvalidInputError for a
+    column that is no field."""
     fields = set(FIELDS[kind]) - {"features", "subgroups"}
     nested = kind == "predictions"
     for name in table.column_names:
@@ -190,10 +191,22 @@ def _table(kind: Kind, table: Any) -> Iterator[tuple[int, Any]]:
         )
     features = [n for n in table.column_names if n.startswith(FEATURE)] if nested else []
     subgroups = [n for n in table.column_names if n.startswith(SUBGROUP)] if nested else []
+    return features, subgroups
+
+
+def nest(record: dict[str, Any], features: list[str], subgroups: list[str]) -> dict[str, Any]:
+    """A table record with its feature.* and subgroup.* columns as ``features``/``subgroups``."""
+    record["features"] = {n[len(FEATURE) :]: record.pop(n) for n in features} or None
+    record["subgroups"] = {n[len(SUBGROUP) :]: record.pop(n) for n in subgroups} or None
+    return record
+
+
+def _table(kind: Kind, table: Any) -> Iterator[tuple[int, Any]]:
+    """Records of a CSV or Parquet table, with feature.* / subgroup.* columns nested."""
+    features, subgroups = check_columns(kind, table)
     for number, record in enumerate(table.to_pylist(), start=1):
-        if nested:
-            record["features"] = {n[len(FEATURE) :]: record.pop(n) for n in features} or None
-            record["subgroups"] = {n[len(SUBGROUP) :]: record.pop(n) for n in subgroups} or None
+        if kind == "predictions":
+            record = nest(record, features, subgroups)
         yield number, record
 
 

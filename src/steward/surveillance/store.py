@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from numpy.typing import NDArray
 from sqlalchemy import JSON, ColumnElement, String, Table, any_, bindparam, case, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -58,6 +59,8 @@ def _postgres(session: Session) -> bool:
 
 
 def _arrow(values: Any) -> pa.Array:
+    if isinstance(values, pa.Array):
+        return values
     if isinstance(values, np.ndarray) and values.dtype != object:
         return pa.array(values)
     items = values.tolist() if isinstance(values, np.ndarray) else list(values)
@@ -136,6 +139,27 @@ def insert_new(session: Session, table: Table, rows: list[dict[str, Any]]) -> No
     session.execute(statement, [{k: v for k, v in r.items() if k != JSON_TEXT} for r in rows])
 
 
+def insert_columns(session: Session, table: Table, columns: dict[str, Any]) -> None:
+    """Insert rows known to be new, given as columns (Arrow arrays or numpy arrays; JSON
+    columns as their encoded text)."""
+    if _postgres(session):
+        # the caller holds the writers' lock and has checked the event ids: all rows are new
+        _copy(session, table.name, columns)
+        return
+    encoded = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    values = {name: _arrow(column).to_pylist() for name, column in columns.items()}
+    for name in encoded & set(values):
+        values[name] = [None if v is None else json.loads(v) for v in values[name]]
+    if "deployment_id" in values:
+        values["deployment_id"] = [uuid.UUID(v) for v in values["deployment_id"]]
+    names = list(values)
+    rows = [dict(zip(names, row, strict=True)) for row in zip(*values.values(), strict=True)]
+    statement = dialect_insert(session, table).on_conflict_do_nothing(
+        index_elements=["deployment_id", "event_id"]
+    )
+    session.execute(statement, rows)
+
+
 def _add_cells(
     session: Session,
     table: Table,
@@ -147,8 +171,7 @@ def _add_cells(
     if not deltas.size:
         return
     if _postgres(session):
-        columns = {"deployment_id": [str(deployment_id)] * deltas.size, **deltas.columns()}
-        _merge_postgres(session, table, keys, values, columns)
+        _merge_postgres(session, table, keys, values, deployment_id, deltas.columns())
         return
     batch = [dict(row, deployment_id=deployment_id) for row in deltas.rows()]
     statement = dialect_insert(session, table)
@@ -169,24 +192,68 @@ def _merge_postgres(
     table: Table,
     keys: Sequence[str],
     values: Sequence[str],
-    batch: dict[str, Any],
+    deployment_id: uuid.UUID,
+    columns: dict[str, Any],
 ) -> None:
+    """Add cell deltas: staged with a binary ``COPY`` of numbers only (text as codes into
+    arrays bound once, dates as epoch days), merged with one ``INSERT ... ON CONFLICT``."""
     staging = f"staging_{uuid.uuid4().hex[:12]}"
-    session.execute(text(f"CREATE TEMPORARY TABLE {staging} (LIKE {table.name}) ON COMMIT DROP"))
-    _copy(session, staging, batch)
+    staged: dict[str, NDArray[Any]] = {}
+    selected = ["CAST(:deployment AS uuid)"]
+    params: dict[str, Any] = {"deployment": str(deployment_id)}
+    for name, column in columns.items():
+        if column.dtype == object:
+            encoded = pa.array(column, pa.string()).dictionary_encode()
+            staged[name] = np.asarray(encoded.indices, np.int64) + 1
+            params[f"levels_{name}"] = encoded.dictionary.to_pylist()
+            selected.append(f"(CAST(:levels_{name} AS text[]))[s.{name}]")
+        elif np.issubdtype(column.dtype, np.datetime64):
+            staged[name] = column.astype("datetime64[D]").astype(np.int64)
+            selected.append(f"DATE '1970-01-01' + CAST(s.{name} AS integer)")
+        else:
+            staged[name] = column
+            selected.append(f"s.{name}")
+    kinds = ", ".join(
+        f"{k} {'float8' if v.dtype.kind == 'f' else 'int8'}" for k, v in staged.items()
+    )
+    session.execute(text(f"CREATE TEMPORARY TABLE {staging} ({kinds}) ON COMMIT DROP"))
+    _copy_binary(session, staging, staged)
     total = f"{table.name}.{values[0]} + EXCLUDED.{values[0]}"
     updates = [f"{values[0]} = {total}"] + [
         f"{v} = CASE WHEN {total} = 0 THEN 0 ELSE {table.name}.{v} + EXCLUDED.{v} END"
         for v in values[1:]
     ]
-    columns = ", ".join(batch)
     session.execute(
         text(
-            f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {staging} "
+            f"INSERT INTO {table.name} (deployment_id, {', '.join(columns)}) "
+            f"SELECT {', '.join(selected)} FROM {staging} AS s "
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(updates)}"
-        )
+        ),
+        params,
     )
     session.execute(text(f"DROP TABLE {staging}"))
+
+
+#: Signature, flags and header extension of PostgreSQL's binary COPY format.
+_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+
+
+def _copy_binary(session: Session, name: str, columns: dict[str, NDArray[Any]]) -> None:
+    """Stream int64 / float64 columns into table ``name`` with ``COPY ... (FORMAT binary)``,
+    each tuple laid out by one numpy record type (big-endian, no padding)."""
+    fields: list[tuple[str, str]] = [("count", ">i2")]
+    for i, column in enumerate(columns.values()):
+        fields += [(f"size{i}", ">i4"), (f"value{i}", ">f8" if column.dtype.kind == "f" else ">i8")]
+    size = len(next(iter(columns.values())))
+    tuples = np.empty(size, np.dtype(fields))
+    tuples["count"] = len(columns)
+    for i, column in enumerate(columns.values()):
+        tuples[f"size{i}"] = 8
+        tuples[f"value{i}"] = column
+    raw: Any = session.connection().connection.dbapi_connection
+    statement = f"COPY {name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.write(_BINARY_HEADER + tuples.tobytes() + b"\xff\xff")
 
 
 SCORE_KEYS = ("deployment_id", "grain", "window_start", "dim", "level", "bin", "label")
@@ -218,6 +285,7 @@ __all__ = [
     "add_feedback_cells",
     "add_score_cells",
     "chunks",
+    "insert_columns",
     "insert_new",
     "stored_digests",
 ]

@@ -30,10 +30,13 @@ from steward.api.surveillance_schemas import (
     PredictionIn,
 )
 from steward.auth.tokens import Principal
+from steward.db.base import utcnow
 from steward.registry.errors import ConflictError, NotFoundError, invalid
 from steward.registry.models import Deployment, DeploymentStatus, Organisation, Tool, ToolVersion
 from steward.registry.organisations import is_within, organisation_by_slug
 from steward.registry.tools import latest_version, tool_in_scope
+from steward.surveillance.batch import Batch
+from steward.surveillance.bulk import read_predictions
 from steward.surveillance.deployments import (
     MonitoringSettings,
     create_deployment,
@@ -50,6 +53,7 @@ from steward.surveillance.parsing import (
     media_type,
     parse_body,
 )
+from steward.surveillance.predictions import SlowRows, ingest_read, read_batch
 from steward.surveillance.rows import IngestReport
 
 router = APIRouter(tags=["deployments"])
@@ -219,6 +223,10 @@ def _ingest(
     service: Service,
 ) -> IngestOut:
     deployment = deployment_in_scope(session, deployment_id, principal)
+    if kind == "predictions" and body.media != JSON_TYPE:
+        columns = read_predictions(body.media, body.content)
+        if columns is not None:
+            return IngestOut.model_validate(_ingest_columns(session, deployment.id, *columns))
     parsed = parse_body(kind, body.media, body.content)
     report: IngestReport = IngestReport()
     if parsed.rows:
@@ -230,6 +238,17 @@ def _ingest(
             raise ConflictError(problem.error)
         raise invalid("body", problem.error)
     return IngestOut.model_validate(report.as_dict())
+
+
+def _ingest_columns(
+    session: Session, deployment_id: uuid.UUID, batch: Batch, slow: SlowRows
+) -> dict[str, Any]:
+    """Bulk predictions through the column path (same answer as the row path, faster)."""
+    now = utcnow()
+    rows_read = read_batch(batch, slow, now)
+    if not rows_read.any_rows():  # as the row path: nothing readable, nothing to store
+        return IngestReport(rejected=rows_read.unreadable).as_dict()
+    return ingest_read(session, deployment_id, rows_read, now=now).as_dict()
 
 
 def _route(kind: Kind, model: type[Any], summary: str) -> dict[str, Any]:
