@@ -5,10 +5,12 @@ a new database on the PostgreSQL server and ingests ``--rows`` predictions in ba
 ``--batch``, every batch one transaction that stores the events, aggregates them into the day,
 week and month window cells and writes its audit event. ``service`` calls
 ``steward.surveillance.ingest.ingest_predictions`` with parsed rows; ``http`` POSTs the same rows
-as NDJSON to ``/api/v1/deployments/{id}/predictions`` (parsing included; in-process ASGI client).
+as NDJSON to ``/api/v1/deployments/{id}/predictions`` (parsing included; in-process ASGI client),
+from ``--streams`` concurrent clients.
 
     nice uv run python benchmarks/ingest.py                      # 100,000 rows, 3 runs each
     nice uv run python benchmarks/ingest.py --rows 200000 --runs 5
+    nice uv run python benchmarks/ingest.py --modes http --streams 2
 
 Results go to benchmarks/results/ingest.json; see docs/benchmarks.md.
 """
@@ -24,6 +26,8 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +171,7 @@ def run_service(db: Database, batches: list[list[dict[str, Any]]]) -> float:
     return time.perf_counter() - began
 
 
-def run_http(db: Database, batches: list[list[dict[str, Any]]]) -> float:
+def run_http(db: Database, batches: list[list[dict[str, Any]]], streams: int = 1) -> float:
     from fastapi.testclient import TestClient
 
     from steward.api.app import create_app
@@ -178,13 +182,21 @@ def run_http(db: Database, batches: list[list[dict[str, Any]]]) -> float:
     app = create_app(Settings(dev=True, database_url=db.url), db.engine)
     headers = {"Authorization": f"Bearer {db.token}", "Content-Type": "application/x-ndjson"}
     with TestClient(app) as client:
+
+        def post(part: list[bytes]) -> None:
+            for body in part:
+                response = client.post(
+                    f"/api/v1/deployments/{deployment}/predictions", content=body, headers=headers
+                )
+                assert response.status_code == 200, response.text
+                assert response.json()["rejected"] == [], response.text[:500]
+
         began = time.perf_counter()
-        for body in bodies:
-            response = client.post(
-                f"/api/v1/deployments/{deployment}/predictions", content=body, headers=headers
-            )
-            assert response.status_code == 200, response.text
-            assert response.json()["rejected"] == [], response.text[:500]
+        # with several streams, one request is read and checked while another holds the
+        # writers' lock (storing, merging cells, committing)
+        parts = [bodies[i::streams] for i in range(streams)]
+        with ThreadPoolExecutor(streams) as pool:
+            list(pool.map(post, parts))
         return time.perf_counter() - began
 
 
@@ -211,10 +223,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--modes", default="service,http")
+    parser.add_argument("--streams", type=int, default=1, help="concurrent HTTP clients")
     args = parser.parse_args()
     modes: dict[str, Callable[[Database, list[list[dict[str, Any]]]], float]] = {
         "service": run_service,
-        "http": run_http,
+        "http": partial(run_http, streams=args.streams),
     }
     db = Database()
     results: dict[str, Any] = {
@@ -223,6 +236,7 @@ def main() -> None:
         f"Python {platform.python_version()}",
         "rows": args.rows,
         "batch": args.batch,
+        "streams": args.streams,
         "modes": {},
     }
     try:
@@ -266,7 +280,8 @@ def main() -> None:
     finally:
         db.close()
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ingest.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    name = "ingest.json" if args.streams == 1 else f"ingest-{args.streams}-streams.json"
+    (RESULTS / name).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -141,7 +141,7 @@ def batch_of_rows(rows: Sequence[PredictionRow], numbers: Sequence[int]) -> Batc
 
 
 def _texts(values: list[Any], odd: BoolArray) -> pa.Array:
-    if all(type(v) is str or v is None for v in values):
+    if set(map(type, values)) <= {str, type(None)}:
         return pa.array(values, pa.string())
     for i, value in enumerate(values):
         if isinstance(value, str):
@@ -182,6 +182,10 @@ def _number(value: Any) -> float | None:
 
 
 def _numbers(values: list[Any], odd: BoolArray) -> FloatArray:
+    if set(map(type, values)) <= {float}:
+        out = np.array(values, np.float64)
+        odd |= ~np.isfinite(out)
+        return np.where(np.isfinite(out), out, np.nan)
     out = np.empty(len(values), np.float64)
     for i, value in enumerate(values):
         number = _number(value)
@@ -195,6 +199,7 @@ def _numbers(values: list[Any], odd: BoolArray) -> FloatArray:
 
 def _feature_columns(maps: list[Any], odd: BoolArray) -> dict[str, FloatArray]:
     columns: dict[str, FloatArray] = {}
+    names: set[str] = set()  # names already found good
     n = len(maps)
     for i, values in enumerate(maps):
         if values is None:
@@ -205,9 +210,11 @@ def _feature_columns(maps: list[Any], odd: BoolArray) -> dict[str, FloatArray]:
                 continue
             values = dict(values)
         for name, value in values.items():
-            if type(name) is not str or not _good_name(name):
-                odd[i] = True
-                continue
+            if name not in names:
+                if type(name) is not str or not _good_name(name):
+                    odd[i] = True
+                    continue
+                names.add(name)
             if value is None:
                 continue
             number = _number(value)
@@ -223,6 +230,7 @@ def _feature_columns(maps: list[Any], odd: BoolArray) -> dict[str, FloatArray]:
 
 def _subgroup_columns(maps: list[Any], odd: BoolArray) -> dict[str, pa.Array]:
     columns: dict[str, list[str | None]] = {}
+    names: set[str] = set()  # names already found good
     n = len(maps)
     for i, values in enumerate(maps):
         if values is None:
@@ -233,9 +241,11 @@ def _subgroup_columns(maps: list[Any], odd: BoolArray) -> dict[str, pa.Array]:
                 continue
             values = dict(values)
         for name, value in values.items():
-            if type(name) is not str or not _good_name(name):
-                odd[i] = True
-                continue
+            if name not in names:
+                if type(name) is not str or not _good_name(name):
+                    odd[i] = True
+                    continue
+                names.add(name)
             if value is None:
                 continue
             if type(value) is not str:

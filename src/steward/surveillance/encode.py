@@ -14,6 +14,7 @@ duplicates.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from datetime import datetime, timedelta
 
@@ -60,8 +61,16 @@ def fingerprints(batch: Batch) -> list[str]:
     text = pc.binary_join_element_wise(
         *parts, "\x1f", null_handling="replace", null_replacement=_NULL
     )
+    # hash the UTF-8 bytes in place in the Arrow buffer (int32 offsets): no string per row
+    assert pa.types.is_string(text.type)
+    offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + len(text) + 1]
+    data = memoryview(text.buffers()[2] or b"")
     blake = hashlib.blake2b
-    return [blake(s.encode(), digest_size=16).hexdigest() for s in text.to_pylist()]
+    bounds = offsets.tolist()
+    return [
+        blake(data[start:end], digest_size=16).hexdigest()
+        for start, end in itertools.pairwise(bounds)
+    ]
 
 
 def feature_texts(batch: Batch) -> list[str | None]:
