@@ -159,7 +159,12 @@ class Database:
         self.admin.dispose()
 
 
-def run_service(db: Database, batches: list[list[dict[str, Any]]]) -> float:
+#: What a run returns: its wall seconds, and the CPU seconds of each PostgreSQL backend read at
+#: its end while the connections are still open (a closed backend's CPU can no longer be read).
+Run = tuple[float, dict[int, float]]
+
+
+def run_service(db: Database, batches: list[list[dict[str, Any]]]) -> Run:
     deployment = db.deployment()
     parsed = [rows_of(b) for b in batches]
     now = START + dt.timedelta(days=15)
@@ -168,10 +173,10 @@ def run_service(db: Database, batches: list[list[dict[str, Any]]]) -> float:
         with unit_of_work(db.sessions, ACTOR) as session:
             report = ingest_predictions(session, deployment, rows, now=now)
         assert report.accepted == len(rows), report
-    return time.perf_counter() - began
+    return time.perf_counter() - began, _server_cpu(db)
 
 
-def run_http(db: Database, batches: list[list[dict[str, Any]]], streams: int = 1) -> float:
+def run_http(db: Database, batches: list[list[dict[str, Any]]], streams: int = 1) -> Run:
     from fastapi.testclient import TestClient
 
     from steward.api.app import create_app
@@ -197,7 +202,8 @@ def run_http(db: Database, batches: list[list[dict[str, Any]]], streams: int = 1
         parts = [bodies[i::streams] for i in range(streams)]
         with ThreadPoolExecutor(streams) as pool:
             list(pool.map(post, parts))
-        return time.perf_counter() - began
+        # before the client closes: the app disposes of the engine's connections on shutdown
+        return time.perf_counter() - began, _server_cpu(db)
 
 
 def _load() -> float:
@@ -213,8 +219,8 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _server_cpu(db: Database) -> float:
-    return sum(_cpu_of(pid) for pid in db.backends)
+def _server_cpu(db: Database) -> dict[int, float]:
+    return {pid: _cpu_of(pid) for pid in db.backends}
 
 
 def main() -> None:
@@ -225,7 +231,7 @@ def main() -> None:
     parser.add_argument("--modes", default="service,http")
     parser.add_argument("--streams", type=int, default=1, help="concurrent HTTP clients")
     args = parser.parse_args()
-    modes: dict[str, Callable[[Database, list[list[dict[str, Any]]]], float]] = {
+    modes: dict[str, Callable[[Database, list[list[dict[str, Any]]]], Run]] = {
         "service": run_service,
         "http": partial(run_http, streams=args.streams),
     }
@@ -247,8 +253,9 @@ def main() -> None:
                 batches = [data[i : i + args.batch] for i in range(0, len(data), args.batch)]
                 load = _load()
                 client, server = time.process_time(), _server_cpu(db)
-                seconds = modes[mode](db, batches)
-                cpu = time.process_time() - client + _server_cpu(db) - server
+                seconds, ended = modes[mode](db, batches)
+                cpu = time.process_time() - client
+                cpu += sum(used - server.get(pid, 0.0) for pid, used in ended.items())
                 rate = args.rows / seconds
                 print(
                     f"{mode} run {run}: {seconds:.2f} s wall, {rate:,.0f} predictions/s; "
