@@ -43,7 +43,6 @@ from steward.db.base import utcnow
 from steward.db.engine import make_engine
 from steward.db.session import session_factory, unit_of_work
 from steward.registry.kinds import OrganisationKind
-from steward.registry.models import DeploymentStatus
 from steward.registry.organisations import create_organisation, organisation_by_slug
 from steward.registry.tools import add_version, register_tool
 from steward.surveillance.deployments import MonitoringSettings, create_deployment
@@ -148,7 +147,6 @@ class Database:
                     outcome=OutcomeDefinition("deterioration", 48.0, "encounter", 12.0),
                     subgroups=("sex", "ethnicity", "age_band"),
                 ),
-                DeploymentStatus.LIVE,
             )
             return deployment.id
 

@@ -233,6 +233,10 @@ def test_role_by_endpoint_matrix(api: Api) -> None:
         ("GET", f"/tools/{tool}"): ("tools:read", {}),
         **{("GET", f"/tools/{tool}/{kind}"): ("tools:read", {}) for kind in RECORD_LISTS},
         ("POST", f"/tools/{tool}/transitions"): ("tools:transition", {"json": {"to": "rejected"}}),
+        ("POST", f"/tools/{tool}/versions/1.0/clearances"): (
+            "tools:transition",
+            {"json": {"to": "silent_pilot"}},
+        ),
         ("GET", "/audit"): ("audit:read", {}),
         ("POST", f"/tools/{tool}/versions"): ("tools:version", {"json": {}}),
         ("POST", f"/tools/{tool}/signoffs"): ("tools:signoff", {"json": {}}),

@@ -21,7 +21,12 @@ from steward.registry.organisations import create_organisation, create_user, gra
 from steward.registry.records import StateTransition
 from steward.registry.safety import HazardEntry, assess_residual_risk, log_hazard, set_fallback_plan
 from steward.registry.tools import add_version, register_tool
-from steward.registry.transitions import TransitionRefusedError, sign_off, transition
+from steward.registry.transitions import (
+    TransitionRefusedError,
+    clear_version,
+    sign_off,
+    transition,
+)
 
 from ._support import ACTOR
 
@@ -128,12 +133,26 @@ def test_walk_from_proposed_to_retired(session: StewardSession, tool: Tool, ever
     version = add_version(session, tool, "1.1")
     with pytest.raises(TransitionRefusedError) as refused:
         _move(session, tool, S.LIVE_PILOT)
-    # A new version re-enters the gate: its sign-offs and evaluation are still missing.
+    # A new version re-enters the gates: it has not been through the silent pilot's gate, and
+    # its sign-offs and evaluation are still missing.
     assert [(u.requirement, u.item) for u in refused.value.unmet] == [
         ("signoff", "clinical_lead"),
         ("signoff", "clinical_safety_officer"),
+        ("version_clearance", "silent_pilot"),
         ("evaluation", "verdict"),
     ]
+    with pytest.raises(TransitionRefusedError) as refused:
+        clear_version(
+            session, version.id, S.SILENT_PILOT, actor="user:chair", actor_roles=COMMITTEE
+        )
+    assert [(u.requirement, u.item) for u in refused.value.unmet] == [
+        ("signoff", "clinical_safety_officer"),
+        ("signoff", "ig_dpo"),
+        ("signoff", "it_security"),
+    ]
+    roles = (Role.CLINICAL_SAFETY_OFFICER, Role.IG_DPO, Role.IT_SECURITY)
+    _sign(session, tool, S.SILENT_PILOT, everyone, *roles)
+    clear_version(session, version.id, S.SILENT_PILOT, actor="user:chair", actor_roles=COMMITTEE)
     _sign(session, tool, S.LIVE_PILOT, everyone, Role.CLINICAL_LEAD, Role.CLINICAL_SAFETY_OFFICER)
     record_evaluation(session, version, {"verdict": {"status": "pass"}})
     _move(session, tool, S.LIVE_PILOT)

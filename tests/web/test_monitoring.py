@@ -14,7 +14,6 @@ import pytest
 from steward.auth.roles import Role
 from steward.db.session import unit_of_work
 from steward.registry.kinds import OrganisationKind
-from steward.registry.models import DeploymentStatus
 from steward.registry.organisations import create_organisation, organisation_by_slug
 from steward.registry.tools import add_version, register_tool
 from steward.surveillance.deployments import MonitoringSettings, create_deployment
@@ -50,9 +49,7 @@ def _deployment(web: Web, miscalibrated: str = "B") -> str:
             ),
             subgroups=("group",),
         )
-        deployment, _ = create_deployment(
-            session, version, site, "Wards", settings, DeploymentStatus.LIVE
-        )
+        deployment, _ = create_deployment(session, version, site, "Wards", settings)
         predictions = [
             PredictionRow(
                 event_id=f"p{i}",

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from steward.audit.models import AuditEvent
 from steward.auth.roles import Role
 from steward.db.session import unit_of_work
+from steward.registry.clearances import record_clearance
 from steward.registry.evidence import record_evaluation
 from steward.registry.hazards import Likelihood, Severity
 from steward.registry.kinds import OrganisationKind
@@ -38,10 +39,15 @@ def make_tool(
 ) -> str:
     with unit_of_work(web.sessions, ACTOR) as session:
         tool = register_tool(session, organisation_by_slug(session, org), name, f"{name} helps.")
-        if version:
-            add_version(session, tool, version)
+        recorded = add_version(session, tool, version) if version else None
         if state is not None:
             tool.state = state
+            pathway = lifecycle_policy().pathway
+            passed = pathway[: pathway.index(state) + 1] if state in pathway else ()
+            for step in passed if recorded else ():
+                record_clearance(
+                    session, recorded, step, actor="test", reason="fixture", policy_version="test"
+                )
     return str(tool.id)
 
 

@@ -43,6 +43,10 @@ class VersionOut(BaseModel):
     id: uuid.UUID
     version: str
     created_at: datetime
+    cleared_for: list[LifecycleState] = Field(
+        default_factory=list,
+        description="The gates into silent_pilot, live_pilot and deployed this version has passed",
+    )
 
 
 class ToolOut(BaseModel):
@@ -125,6 +129,25 @@ class VersionIn(Request):
 class SignOffIn(Request):
     gate: LifecycleState
     note: str = Field(default="", max_length=5_000)
+    version: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The version signed off; default: the tool's current version",
+    )
+
+
+class ClearanceIn(Request):
+    to: LifecycleState
+    reason: str = Field(default="", max_length=5_000)
+
+
+class ClearanceOut(BaseModel):
+    tool_id: uuid.UUID
+    version_id: uuid.UUID
+    version: str
+    state: LifecycleState
+    cleared_for: list[LifecycleState]
+    policy_version: str
 
 
 class CreatedOut(BaseModel):

@@ -26,6 +26,7 @@ class Gate:
     evidence: tuple[str, ...] = ()
     signoffs: tuple[Role, ...] = ()
     evaluation_verdict: str | None = None
+    version_cleared_for: LifecycleState | None = None
     max_open_hazard_risk: int | None = None
     assessment_complete: bool = False
     fallback_plan: bool = False
@@ -40,6 +41,8 @@ class LifecyclePolicy:
 
     version: str
     gates: tuple[Gate, ...]
+    pathway_entry: LifecycleState = LifecycleState.IN_ASSESSMENT
+    pathway: tuple[LifecycleState, ...] = ()
 
     def gate(self, source: LifecycleState, target: LifecycleState) -> Gate | None:
         """The gate from ``source`` to ``target``, or None when no such transition exists."""
@@ -49,12 +52,30 @@ class LifecyclePolicy:
         """The states reachable from ``source`` in one transition."""
         return [g.target for g in self.gates if source in g.sources]
 
+    def step_before(self, state: LifecycleState) -> LifecycleState:
+        """The state a version passes before ``state`` on the version pathway."""
+        index = self.pathway.index(state)
+        return self.pathway[index - 1] if index else self.pathway_entry
+
+    def clearance_gate(self, state: LifecycleState) -> Gate | None:
+        """The gate a version passes to be cleared for ``state``; None off the pathway."""
+        if state not in self.pathway:
+            return None
+        return self.gate(self.step_before(state), state)
+
+    def highest(self, states: frozenset[LifecycleState]) -> LifecycleState | None:
+        """The furthest of ``states`` along the version pathway (None when none is on it)."""
+        on_path = [s for s in self.pathway if s in states]
+        return on_path[-1] if on_path else None
+
 
 @dataclass(frozen=True)
 class GateFacts:
     """What the registry knows about a tool when a transition is asked for."""
 
     has_version: bool
+    version_label: str = ""
+    version_clearances: frozenset[LifecycleState] = frozenset()
     evidence_types: frozenset[str] = frozenset()
     signoff_roles: frozenset[Role] = frozenset()
     latest_verdict: str | None = None
@@ -104,6 +125,7 @@ def unmet_requirements(gate: Gate, request: TransitionRequest, facts: GateFacts)
         for role in gate.signoffs
         if role not in facts.signoff_roles
     ]
+    unmet += _clearance_missing(gate.version_cleared_for, facts)
     if gate.evaluation_verdict is not None:
         unmet += _evaluation_unmet(gate.evaluation_verdict, facts)
     if gate.max_open_hazard_risk is not None:
@@ -117,6 +139,36 @@ def unmet_requirements(gate: Gate, request: TransitionRequest, facts: GateFacts)
     if gate.fallback_plan and not facts.has_fallback_plan:
         unmet.append(Unmet("fallback_plan", "fallback_plan", "no fallback plan recorded"))
     return unmet
+
+
+def _clearance_missing(required: LifecycleState | None, facts: GateFacts) -> list[Unmet]:
+    if required is None or not facts.has_version or required in facts.version_clearances:
+        return []
+    detail = f"version {facts.version_label} has not passed the gate into {required.value}"
+    return [Unmet("version_clearance", required.value, detail)]
+
+
+def clearance_unmet(
+    policy: LifecyclePolicy, tool_state: LifecycleState, target: LifecycleState
+) -> list[Unmet]:
+    """Whether a version may be cleared for ``target`` while its tool is in ``tool_state``.
+
+    A version goes no further than its tool: up to the tool's own state on the pathway, or only
+    into a silent pilot while the tool is suspended (a fix is trialled silently first).
+    """
+    if tool_state in policy.pathway:
+        reach: LifecycleState | None = tool_state
+    elif tool_state is LifecycleState.SUSPENDED:
+        reach = policy.pathway[0]
+    else:
+        reach = None
+    if reach is not None and policy.pathway.index(target) <= policy.pathway.index(reach):
+        return []
+    detail = (
+        f"the tool is {tool_state.value}: a version is cleared for {target.value} only while the "
+        f"tool is at {target.value} or beyond; move the tool itself through that gate"
+    )
+    return [Unmet("tool_state", tool_state.value, detail)]
 
 
 def _evaluation_unmet(required: str, facts: GateFacts) -> list[Unmet]:
@@ -138,6 +190,7 @@ def _gate(entry: Mapping[str, Any]) -> Gate:
         evidence=tuple(entry.get("evidence", ())),
         signoffs=tuple(Role(r) for r in entry.get("signoffs", ())),
         evaluation_verdict=entry.get("evaluation_verdict"),
+        version_cleared_for=_state_or_none(entry.get("version_cleared_for")),
         max_open_hazard_risk=entry.get("max_open_hazard_risk"),
         assessment_complete=bool(entry.get("assessment_complete", False)),
         fallback_plan=bool(entry.get("fallback_plan", False)),
@@ -147,11 +200,18 @@ def _gate(entry: Mapping[str, Any]) -> Gate:
     )
 
 
+def _state_or_none(value: str | None) -> LifecycleState | None:
+    return LifecycleState(value) if value is not None else None
+
+
 @cache
 def lifecycle_policy() -> LifecyclePolicy:
     """The lifecycle policy in force, parsed from its data file."""
     document = load_policy("lifecycle-gates")
+    pathway = document["version_pathway"]
     return LifecyclePolicy(
         version=str(document["version"]),
         gates=tuple(_gate(entry) for entry in document["transitions"]),
+        pathway_entry=LifecycleState(pathway["from"]),
+        pathway=tuple(LifecycleState(s) for s in pathway["through"]),
     )

@@ -170,6 +170,22 @@ class FallbackPlan(IdMixin, CreatedMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class VersionClearance(IdMixin, CreatedMixin, Base):
+    """A version passing the gate into a pilot or deployment: by the tool's own transition, or
+    on its own when a new version of a tool already there re-enters the gates."""
+
+    __tablename__ = "version_clearances"
+    __table_args__ = (UniqueConstraint("version_id", "state"),)
+
+    tool_id: Mapped[uuid.UUID] = _fk("tools.id")
+    version_id: Mapped[uuid.UUID] = _fk("tool_versions.id")
+    state: Mapped[str] = mapped_column(String(40))
+    transition_id: Mapped[uuid.UUID | None] = _fk("state_transitions.id", nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(200))
+    policy_version: Mapped[str] = mapped_column(String(40))
+
+
 class StateTransition(IdMixin, CreatedMixin, Base):
     """One move of a tool through its lifecycle: from, to, who, why, under which policy."""
 

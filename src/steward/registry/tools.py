@@ -9,13 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from steward.auth.roles import MDT_ROLES, Role
+from steward.registry.clearances import require_cleared_for_live_use
 from steward.registry.errors import ConflictError, NotFoundError, invalid
 from steward.registry.facts import FactsStandard, facts_policy_version, validate_facts
 from steward.registry.kinds import OrganisationKind
 from steward.registry.models import (
     Deployment,
     DeploymentStatus,
-    LifecycleState,
     MdtMember,
     ModelFacts,
     Organisation,
@@ -86,6 +86,16 @@ def add_version(session: Session, tool: Tool, version: str, release_notes: str =
     session.add(row)
     session.flush()
     return row
+
+
+def version_by_label(session: Session, tool: Tool, label: str) -> ToolVersion:
+    """The version of ``tool`` called ``label``."""
+    version = session.scalar(
+        select(ToolVersion).where(ToolVersion.tool_id == tool.id, ToolVersion.version == label)
+    )
+    if version is None:
+        raise NotFoundError(f"{tool.name} has no version {label!r}")
+    return version
 
 
 def latest_version(session: Session, tool: Tool) -> ToolVersion | None:
@@ -183,14 +193,14 @@ def tool_in_scope(
 def set_deployment_status(
     session: Session, deployment: Deployment, status: DeploymentStatus
 ) -> Deployment:
-    """Mark a deployment planned, live or withdrawn; it goes live only in a pilot or deployment."""
+    """Mark a deployment planned, live or withdrawn.
+
+    It goes live only while the tool is in live_pilot or deployed and its version has itself
+    passed the gate into one of them.
+    """
     if status is DeploymentStatus.LIVE:
         version = session.get_one(ToolVersion, deployment.version_id)
-        tool = get_tool(session, version.tool_id)
-        if tool.state not in {LifecycleState.LIVE_PILOT, LifecycleState.DEPLOYED}:
-            raise invalid(
-                "status", f"a deployment goes live only in live_pilot or deployed, not {tool.state}"
-            )
+        require_cleared_for_live_use(session, get_tool(session, version.tool_id), version)
     deployment.status = status
     session.flush()
     return deployment

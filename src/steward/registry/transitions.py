@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 from steward.audit.recorder import lock_chain_head
 from steward.auth.roles import Role
 from steward.registry.assessments import dtac_complete
-from steward.registry.errors import ConflictError, ForbiddenError, invalid
+from steward.registry.clearances import cleared_states, record_clearance
+from steward.registry.errors import ConflictError, ForbiddenError, NotFoundError, invalid
 from steward.registry.lifecycle import (
     GateFacts,
     TransitionRequest,
     Unmet,
+    clearance_unmet,
     lifecycle_policy,
     unmet_requirements,
 )
@@ -29,6 +31,7 @@ from steward.registry.records import (
     HazardStatus,
     SignOff,
     StateTransition,
+    VersionClearance,
 )
 from steward.registry.tools import latest_version
 
@@ -36,18 +39,28 @@ from steward.registry.tools import latest_version
 class TransitionRefusedError(ConflictError):
     """A transition whose gate is not met; carries every unmet requirement."""
 
-    def __init__(self, target: LifecycleState, unmet: list[Unmet]) -> None:
+    def __init__(self, target: LifecycleState, unmet: list[Unmet], subject: str = "") -> None:
         self.unmet = unmet
-        super().__init__(f"cannot move to {target.value}: {len(unmet)} requirement(s) unmet")
+        what = f"clear {subject} for" if subject else "move to"
+        super().__init__(f"cannot {what} {target.value}: {len(unmet)} requirement(s) unmet")
 
 
 def sign_off(
-    session: Session, tool: Tool, gate: LifecycleState, role: Role, user: User, note: str = ""
+    session: Session,
+    tool: Tool,
+    gate: LifecycleState,
+    role: Role,
+    user: User,
+    note: str = "",
+    version: ToolVersion | None = None,
 ) -> SignOff:
-    """Record ``user`` signing the tool's current version off for ``gate`` in ``role``."""
+    """Record ``user`` signing ``version`` (default: the tool's current one) off for ``gate``."""
     if role not in roles_of(session, user.id, tool.organisation_id):
         raise ForbiddenError(f"{user.email} does not hold the role {role.value} for this tool")
-    version = latest_version(session, tool)
+    if version is None:
+        version = latest_version(session, tool)
+    elif version.tool_id != tool.id:
+        raise invalid("version_id", f"version {version.id} is not a version of {tool.name}")
     existing = session.scalar(
         select(SignOff).where(
             SignOff.tool_id == tool.id,
@@ -73,9 +86,12 @@ def sign_off(
     return row
 
 
-def gate_facts(session: Session, tool: Tool, target: LifecycleState) -> GateFacts:
-    """Everything the gates look at, read from the registry for the tool's current version."""
-    version = latest_version(session, tool)
+def gate_facts(
+    session: Session, tool: Tool, target: LifecycleState, version: ToolVersion | None = None
+) -> GateFacts:
+    """Everything the gates look at, for ``version`` (default: the tool's current version)."""
+    if version is None:
+        version = latest_version(session, tool)
     version_id = version.id if version else None
     in_scope = or_(EvidenceDocument.version_id.is_(None), EvidenceDocument.version_id == version_id)
     evidence = session.scalars(
@@ -95,6 +111,8 @@ def gate_facts(session: Session, tool: Tool, target: LifecycleState) -> GateFact
     )
     return GateFacts(
         has_version=version is not None,
+        version_label=version.version if version else "",
+        version_clearances=cleared_states(session, version.id) if version else frozenset(),
         evidence_types=frozenset(evidence),
         signoff_roles=frozenset(signoffs),
         latest_verdict=_latest_verdict(session, version),
@@ -170,4 +188,54 @@ def transition(
     tool.state = target
     session.add(record)
     session.flush()
+    if version is not None and target in policy.pathway:
+        record_clearance(
+            session,
+            version,
+            target,
+            actor=actor,
+            reason=reason,
+            policy_version=policy.version,
+            transition_id=record.id,
+        )
     return record
+
+
+def clear_version(
+    session: Session,
+    version_id: uuid.UUID,
+    target: LifecycleState,
+    *,
+    actor: str,
+    actor_roles: frozenset[Role],
+    reason: str = "",
+) -> VersionClearance:
+    """Pass one version through the gate into ``target`` while the tool stays where it is.
+
+    This is how a new version of a tool already in a pilot or deployment re-enters the gates:
+    silent_pilot, then live_pilot, then deployed, never beyond where the tool itself stands. The
+    gate is the policy's own, checked against this version's evidence, sign-offs and evaluation.
+    """
+    lock_chain_head(session)
+    version = session.get(ToolVersion, version_id)
+    if version is None:
+        raise NotFoundError(f"no version with id {version_id}")
+    tool = session.get_one(Tool, version.tool_id, with_for_update=True, populate_existing=True)
+    policy = lifecycle_policy()
+    gate = policy.clearance_gate(target)
+    if gate is None:
+        pathway = ", ".join(s.value for s in policy.pathway)
+        raise invalid("to", f"a version is cleared for one of {pathway}, not {target.value}")
+    if not actor_roles & gate.by:
+        needed = ", ".join(sorted(r.value for r in gate.by))
+        raise ForbiddenError(f"clearing a version for {target.value} needs one of: {needed}")
+    if target in cleared_states(session, version.id):
+        raise ConflictError(f"version {version.version} is already cleared for {target.value}")
+    request = TransitionRequest(target=target, reason=reason)
+    unmet = clearance_unmet(policy, tool.state, target)
+    unmet += unmet_requirements(gate, request, gate_facts(session, tool, target, version))
+    if unmet:
+        raise TransitionRefusedError(target, unmet, subject=f"version {version.version}")
+    return record_clearance(
+        session, version, target, actor=actor, reason=reason, policy_version=policy.version
+    )

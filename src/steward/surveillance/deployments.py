@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from steward.cube.model import FloatArray
 from steward.registry.errors import NotFoundError, invalid
 from steward.registry.models import Deployment, DeploymentStatus, Organisation, ToolVersion
-from steward.registry.tools import deploy
+from steward.registry.tools import deploy, set_deployment_status
 from steward.surveillance.cells import score_edges
 from steward.surveillance.linkage import OutcomeDefinition
 from steward.surveillance.models import MonitoringConfig
@@ -88,7 +88,7 @@ def create_deployment(
     """Record a deployment of ``version`` at ``site`` with its monitoring configuration."""
     _check_settings(settings)
     deployment = deploy(session, version, site, care_setting)
-    deployment.status = status
+    set_deployment_status(session, deployment, status)
     outcome = settings.outcome
     config = MonitoringConfig(
         deployment_id=deployment.id,

@@ -16,7 +16,7 @@ from steward.auth.tokens import create_token
 from steward.db.base import utcnow
 from steward.db.session import StewardSession, unit_of_work
 from steward.registry.kinds import OrganisationKind
-from steward.registry.models import DeploymentStatus, Organisation
+from steward.registry.models import Organisation
 from steward.registry.organisations import create_organisation, organisation_by_slug
 from steward.registry.tools import add_version, register_tool
 from steward.surveillance.deployments import MonitoringSettings, create_deployment
@@ -36,9 +36,8 @@ def make_deployment(
     subgroups: tuple[str, ...] = ("sex",),
     feature_reference_size: int = 1000,
     feature_cuts: dict[str, list[float]] | None = None,
-    status: DeploymentStatus = DeploymentStatus.LIVE,
 ) -> uuid.UUID:
-    """A live deployment of a new tool at a site of trust ``rxa``, with monitoring settings."""
+    """A planned deployment of a new (proposed) tool at a site of trust ``rxa``, monitored."""
     with unit_of_work(sessions, ACTOR) as session:
         if not session.scalar(select(Organisation.id).where(Organisation.slug == "north")):
             create_organisation(session, "north", "North", OrganisationKind.REGION)
@@ -60,7 +59,6 @@ def make_deployment(
                 feature_cuts=feature_cuts,
                 feature_reference_size=feature_reference_size,
             ),
-            status,
         )
         return deployment.id
 

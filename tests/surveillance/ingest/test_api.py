@@ -69,13 +69,22 @@ def test_create_and_read_a_deployment(api: Api, deployment: uuid.UUID) -> None:
     read = api.call("GET", f"/deployments/{deployment}", Role.VIEWER)
     assert read.status_code == 200, read.text
     tool = read.json()["tool_id"]
-    created = api.call(
+    # the tool is only proposed: its deployment may be planned, not live, and nothing is kept
+    too_early = api.call(
         "POST", f"/tools/{tool}/deployments", Role.CLINICAL_LEAD, json=_create_body()
+    )
+    assert too_early.status_code == 422, too_early.text
+    assert "goes live only in live_pilot or deployed" in too_early.text
+    created = api.call(
+        "POST",
+        f"/tools/{tool}/deployments",
+        Role.CLINICAL_LEAD,
+        json=_create_body(status="planned"),
     )
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["site"] == "rxa-ward"
-    assert body["status"] == "live"
+    assert body["status"] == "planned"
     assert body["version"] == "1.0"
     assert body["monitoring"]["outcome"] == {
         "name": "icu_admission",
@@ -87,7 +96,10 @@ def test_create_and_read_a_deployment(api: Api, deployment: uuid.UUID) -> None:
     again = api.call("GET", f"/deployments/{body['id']}", Role.VIEWER)
     assert again.json() == body
     duplicate = api.call(
-        "POST", f"/tools/{tool}/deployments", Role.CLINICAL_LEAD, json=_create_body()
+        "POST",
+        f"/tools/{tool}/deployments",
+        Role.CLINICAL_LEAD,
+        json=_create_body(status="planned"),
     )
     assert duplicate.status_code == 409
     bad = _create_body(thresholds=[1.5], site="nowhere", care_setting="ward 2")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Form, HTTPException, UploadFile, status
+from fastapi import APIRouter, Body, File, Form, HTTPException, Path, UploadFile, status
 from sqlalchemy import select
 
 from steward.api.deps import (
@@ -21,8 +21,12 @@ from steward.api.deps import (
     SessionDep,
     SettingsDep,
     SignOffTools,
+    TransitionTools,
 )
+from steward.api.routes.tools import version_out
 from steward.api.schemas import (
+    ClearanceIn,
+    ClearanceOut,
     CreatedOut,
     DecisionIn,
     DtacIn,
@@ -41,11 +45,11 @@ from steward.registry.assessments import answer_dtac, unanswered
 from steward.registry.decisions import record_decision, set_liability_record
 from steward.registry.errors import ForbiddenError, NotFoundError, invalid
 from steward.registry.evidence import file_evidence, record_evaluation
-from steward.registry.models import User
+from steward.registry.models import LifecycleState, User
 from steward.registry.records import Hazard
 from steward.registry.safety import HazardEntry, assess_residual_risk, log_hazard, set_fallback_plan
-from steward.registry.tools import add_version, latest_version, tool_in_scope
-from steward.registry.transitions import sign_off
+from steward.registry.tools import add_version, latest_version, tool_in_scope, version_by_label
+from steward.registry.transitions import clear_version, sign_off
 
 router = APIRouter(prefix="/tools/{tool_id}", tags=["governance file"])
 
@@ -65,12 +69,55 @@ def create_version(
 def create_sign_off(
     tool_id: uuid.UUID, body: SignOffIn, session: SessionDep, principal: SignOffTools
 ) -> CreatedOut:
-    """Sign the current version off for a gate, in the token's role, as the token's user."""
+    """Sign a version (default: the current one) off for a gate, in the token's role, as the
+    token's user."""
     tool = tool_in_scope(session, tool_id, principal.organisation_id, write=True)
     if principal.user_id is None:
         raise ForbiddenError("a sign-off needs a token issued to a named user (--user)")
     user = session.get_one(User, principal.user_id)
-    return CreatedOut(id=sign_off(session, tool, body.gate, principal.role, user, body.note).id)
+    version = version_by_label(session, tool, body.version) if body.version else None
+    row = sign_off(session, tool, body.gate, principal.role, user, body.note, version)
+    return CreatedOut(id=row.id)
+
+
+@router.post(
+    "/versions/{version}/clearances",
+    status_code=CREATED,
+    response_model=ClearanceOut,
+    responses={409: {"description": "Refused: the problem document lists every unmet item"}},
+)
+def clear_version_for(
+    tool_id: uuid.UUID,
+    version: Annotated[str, Path(min_length=1, max_length=100)],
+    body: ClearanceIn,
+    session: SessionDep,
+    principal: TransitionTools,
+) -> ClearanceOut:
+    """Pass a new version through the gate into ``to`` while the tool stays where it is.
+
+    A version is cleared for silent_pilot, then live_pilot, then deployed, never beyond the
+    tool's own state; its deployments go live only once it is cleared for live_pilot or deployed.
+    409 with ``unmet`` lists every requirement the version does not meet.
+    """
+    tool = tool_in_scope(session, tool_id, principal.organisation_id, write=True)
+    found = version_by_label(session, tool, version)
+    row = clear_version(
+        session,
+        found.id,
+        body.to,
+        actor=principal.actor,
+        actor_roles=principal.roles,
+        reason=body.reason,
+    )
+    out = version_out(session, found)
+    return ClearanceOut(
+        tool_id=tool.id,
+        version_id=found.id,
+        version=found.version,
+        state=LifecycleState(row.state),
+        cleared_for=out.cleared_for,
+        policy_version=row.policy_version,
+    )
 
 
 @router.post("/evidence", status_code=CREATED, response_model=EvidenceOut)

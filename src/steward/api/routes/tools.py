@@ -18,6 +18,7 @@ from steward.api.schemas import (
     TransitionOut,
     VersionOut,
 )
+from steward.registry.clearances import cleared_states
 from steward.registry.lifecycle import lifecycle_policy
 from steward.registry.models import LifecycleState, Organisation, Supplier, Tool, ToolVersion
 from steward.registry.organisations import subtree_ids
@@ -25,6 +26,18 @@ from steward.registry.tools import add_version, create_supplier, register_tool, 
 from steward.registry.transitions import transition
 
 router = APIRouter(prefix="/tools", tags=["tools"])
+
+
+def version_out(session: Session, version: ToolVersion) -> VersionOut:
+    """A version with the gates it has passed, in pathway order."""
+    policy = lifecycle_policy()
+    cleared = cleared_states(session, version.id)
+    return VersionOut(
+        id=version.id,
+        version=version.version,
+        created_at=version.created_at,
+        cleared_for=[s for s in policy.pathway if s in cleared],
+    )
 
 
 def _out(session: Session, tool: Tool) -> ToolOut:
@@ -41,9 +54,7 @@ def _out(session: Session, tool: Tool) -> ToolOut:
         supplier=supplier.name if supplier else None,
         state=tool.state,
         allowed_transitions=lifecycle_policy().targets(tool.state),
-        versions=[
-            VersionOut(id=v.id, version=v.version, created_at=v.created_at) for v in versions
-        ],
+        versions=[version_out(session, v) for v in versions],
         created_at=tool.created_at,
         updated_at=tool.updated_at,
     )

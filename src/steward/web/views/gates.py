@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from steward.auth.roles import Role
 from steward.registry.assessments import DTAC, Assessment, unanswered
 from steward.registry.lifecycle import Gate, GateFacts, TransitionRequest, Unmet, unmet_requirements
-from steward.registry.models import Tool, ToolVersion
+from steward.registry.models import LifecycleState, Tool, ToolVersion
 from steward.registry.records import (
     EvaluationRecord,
     EvidenceDocument,
@@ -27,6 +27,7 @@ from steward.registry.records import (
     Hazard,
     HazardStatus,
     SignOff,
+    VersionClearance,
 )
 from steward.web.templating import role_label
 
@@ -68,7 +69,7 @@ def latest_versions(
 
 
 def snapshots(session: Session, tools: Iterable[Tool]) -> dict[uuid.UUID, Snapshot]:
-    """The gate snapshot of every tool in ``tools``, in seven queries whatever their number."""
+    """The gate snapshot of every tool in ``tools``, in eight queries whatever their number."""
     by_id = {t.id: t for t in tools}
     ids = list(by_id)
     if not ids:
@@ -92,7 +93,9 @@ def snapshots(session: Session, tools: Iterable[Tool]) -> dict[uuid.UUID, Snapsh
             select(Hazard).where(Hazard.tool_id.in_(ids), Hazard.status == HazardStatus.OPEN)
         )
     )
-    verdicts = _latest_verdicts(session, [v for v in current.values() if v is not None])
+    current_ids = [v for v in current.values() if v is not None]
+    verdicts = _latest_verdicts(session, current_ids)
+    clearances = _clearances(session, current_ids)
     dtac = {
         a.tool_id: not unanswered(a.answers)
         for a in session.scalars(
@@ -108,6 +111,10 @@ def snapshots(session: Session, tools: Iterable[Tool]) -> dict[uuid.UUID, Snapsh
         in_scope = tuple(d for d in evidence.get(tool_id, []) if d.version_id in (None, version_id))
         base = GateFacts(
             has_version=version_id is not None,
+            version_label=versions[tool_id].version if version_id else "",
+            version_clearances=clearances.get(version_id, frozenset())
+            if version_id
+            else frozenset(),
             evidence_types=frozenset(d.evidence_type for d in in_scope),
             latest_verdict=verdicts.get(version_id) if version_id else None,
             open_hazards=tuple(
@@ -131,6 +138,21 @@ def _by_tool(rows: Iterable[Row]) -> dict[uuid.UUID, list[Row]]:
     for row in rows:
         grouped.setdefault(row.tool_id, []).append(row)
     return grouped
+
+
+def _clearances(
+    session: Session, version_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, frozenset[LifecycleState]]:
+    cleared: dict[uuid.UUID, set[LifecycleState]] = {}
+    if version_ids:
+        rows = session.execute(
+            select(VersionClearance.version_id, VersionClearance.state).where(
+                VersionClearance.version_id.in_(version_ids)
+            )
+        )
+        for version_id, state in rows:
+            cleared.setdefault(version_id, set()).add(LifecycleState(state))
+    return {version_id: frozenset(states) for version_id, states in cleared.items()}
 
 
 def _latest_verdicts(session: Session, version_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
