@@ -252,6 +252,7 @@ PAGES: dict[tuple[str, str], str] = {
     ("POST", "/tools/{tool}/facts"): "tools:version",
     ("POST", "/tools/{tool}/versions"): "tools:version",
     ("POST", "/tools/{tool}/transitions"): "tools:transition",
+    ("POST", "/tools/{tool}/versions/1.0/clearances"): "tools:transition",
     ("POST", "/tools/{tool}/evidence"): "tools:evidence",
     ("POST", "/tools/{tool}/hazards"): "tools:hazards",
     ("POST", "/tools/{tool}/deployments"): "deployments:create",

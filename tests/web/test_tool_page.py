@@ -12,17 +12,18 @@ from sqlalchemy import func, select
 from steward.audit.models import AuditEvent
 from steward.auth.roles import Role
 from steward.db.session import unit_of_work
+from steward.registry.assessments import answer_dtac, dtac_questions
 from steward.registry.clearances import record_clearance
-from steward.registry.evidence import record_evaluation
+from steward.registry.evidence import file_evidence, record_evaluation
 from steward.registry.hazards import Likelihood, Severity
 from steward.registry.kinds import OrganisationKind
 from steward.registry.lifecycle import TransitionRequest, lifecycle_policy, unmet_requirements
-from steward.registry.models import Deployment, LifecycleState, ModelFacts, Tool
-from steward.registry.organisations import create_organisation, organisation_by_slug
+from steward.registry.models import Deployment, LifecycleState, ModelFacts, Tool, User
+from steward.registry.organisations import create_organisation, grant_role, organisation_by_slug
 from steward.registry.records import EvidenceDocument, Hazard, StateTransition
 from steward.registry.safety import HazardEntry, log_hazard
 from steward.registry.tools import add_version, latest_version, register_tool
-from steward.registry.transitions import gate_facts
+from steward.registry.transitions import gate_facts, sign_off
 
 from .conftest import ACTOR, Web
 
@@ -329,3 +330,60 @@ def test_retirement_needs_the_chairs_sign_off_and_every_withdrawal_step(web: Web
     page = browser.get(path).text
     assert "Letter to every ward manager" in page
     assert "No further transition is possible from Retired" in page
+
+
+def test_a_new_version_is_cleared_through_the_gates_from_the_page(web: Web) -> None:
+    web.user("chair@rxa.nhs.uk", ("rxa", CHAIR))
+    tool_id = make_tool(web, state=LifecycleState.LIVE_PILOT)
+    browser = web.browser("chair@rxa.nhs.uk")
+    path = f"/tools/{tool_id}"
+    assert browser.submit(path, f"{path}/versions", {"version": "2.0"}).status_code == 303
+    page = browser.get(path).text
+    versions = page.split('id="versions"')[1].split("</table>")[0]
+    assert "2.0" in versions
+    assert "no gate passed yet" in versions
+    card = page.split('id="gate-clear-silent_pilot"')[1].split("</article>")[0]
+    assert "Version 2.0 → Silent pilot" in card
+    assert "Sign-off by the Clinical Safety Officer" in card
+    # the tool's own gate ahead now also waits for the version's clearance
+    ahead = page.split('id="gate-deployed"')[1].split("</article>")[0]
+    assert "The current version has passed the gate into Live pilot" in ahead
+
+    web.user("cso@rxa.nhs.uk", ("rxa", Role.CLINICAL_SAFETY_OFFICER))
+    inbox = web.browser("cso@rxa.nhs.uk").get("/approvals").text
+    assert "version 2.0 → Silent pilot" in inbox
+    assert f'href="/tools/{tool_id}#gate-clear-silent_pilot"' in inbox
+
+    action = f"{path}/versions/2.0/clearances"
+    refused = browser.submit(path, action, {"to": "silent_pilot"})
+    assert refused.status_code == 409
+    shown = refused.text.split('id="refusal-clear-silent_pilot"')[1].split("</ul>")[0]
+    assert "Not cleared: cannot clear version 2.0 for silent_pilot" in shown
+    assert "no sign-off by the clinical_safety_officer for silent_pilot" in shown
+    with unit_of_work(web.sessions, ACTOR) as session:
+        tool = session.get_one(Tool, uuid.UUID(tool_id))
+        chair = session.scalars(select(User).where(User.email == "chair@rxa.nhs.uk")).one()
+        for role in (Role.CLINICAL_SAFETY_OFFICER, Role.IG_DPO, Role.IT_SECURITY):
+            grant_role(session, chair, organisation_by_slug(session, "rxa"), role)
+            sign_off(session, tool, LifecycleState.SILENT_PILOT, role, chair)
+        answer_dtac(session, tool, dict.fromkeys(dtac_questions(), "Yes"))
+        for kind in ("dpia", "clinical_safety_case", "security_review"):
+            file_evidence(
+                session,
+                tool,
+                evidence_type=kind,
+                title=kind,
+                filename=f"{kind}.pdf",
+                media_type="application/pdf",
+                content=PDF + kind.encode(),
+                max_bytes=10**6,
+            )
+    cleared = browser.submit(path, action, {"to": "silent_pilot"})
+    assert cleared.status_code == 303, cleared.text
+    page = browser.get(cleared.headers["location"]).text
+    assert "The version passed the gate; the tool stays where it is." in page
+    assert 'id="gate-clear-live_pilot"' in page  # the next step, up to the tool's live pilot
+    versions = page.split('id="versions"')[1].split("</table>")[0]
+    assert versions.count("Silent pilot") == 2  # 2.0 now, and 1.0 since its own transition
+    with web.sessions() as session:
+        assert session.get_one(Tool, uuid.UUID(tool_id)).state is LifecycleState.LIVE_PILOT

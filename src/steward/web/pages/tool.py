@@ -34,6 +34,7 @@ router = APIRouter(include_in_schema=False)
 DONE = {
     "facts": "Model facts saved.",
     "moved": "The tool moved to its new state.",
+    "cleared": "The version passed the gate; the tool stays where it is.",
     "evidence": "Evidence uploaded.",
     "hazard": "Hazard logged.",
     "deployed": "Deployment recorded.",

@@ -35,8 +35,9 @@ from steward.registry.tools import (
     latest_version,
     set_deployment_status,
     set_model_facts,
+    version_by_label,
 )
-from steward.registry.transitions import TransitionRefusedError, transition
+from steward.registry.transitions import TransitionRefusedError, clear_version, transition
 from steward.web.deps import (
     DeployToolsPage,
     EvidenceToolsPage,
@@ -175,6 +176,46 @@ def move_tool(
         return show_tool(request, session, viewer, tool, forms=forms, refusal=refusal, status=409)
     savepoint.commit()
     return _done(tool.id, "moved", "lifecycle")
+
+
+@router.post("/tools/{tool_id}/versions/{version}/clearances")
+def clear_version_for(
+    request: Request,
+    session: SessionDep,
+    viewer: TransitionToolsPage,
+    data: FormDep,
+    tool_id: uuid.UUID,
+    version: str,
+) -> Response:
+    """Ask to clear a later version through its next gate; a refusal lists every unmet item."""
+    tool = find_tool(session, viewer, tool_id, write=True)
+    found = version_by_label(session, tool, version)
+    try:
+        target = LifecycleState(str(data.get("to", "")))
+    except ValueError:
+        raise invalid("to", "choose the gate the version is to pass") from None
+    form = Form.of(data, "reason")
+    savepoint = session.begin_nested()
+    try:
+        clear_version(
+            session,
+            found.id,
+            target,
+            actor=viewer.principal.actor,
+            actor_roles=viewer.principal.roles,
+            reason=form.value("reason"),
+        )
+    except TransitionRefusedError as error:
+        savepoint.rollback()
+        unmet = [u.as_dict() for u in error.unmet]
+        _audit_refusal(session, request, tool_id, {"detail": str(error), "unmet": unmet})
+        key = f"clear-{target.value}"
+        refusal = Refusal(key, str(error), tuple(error.unmet))
+        return show_tool(
+            request, session, viewer, tool, forms={key: form}, refusal=refusal, status=409
+        )
+    savepoint.commit()
+    return _done(tool.id, "cleared", "lifecycle")
 
 
 def _audit_refusal(

@@ -1,5 +1,6 @@
-"""The approvals inbox: for each tool of the viewer's organisation, the gates ahead that ask for a
-sign-off by the viewer's role not yet given for the current version, with what else is unmet.
+"""The approvals inbox: for each tool of the viewer's organisation, the gates ahead (and the next
+gate a later version must pass again) that ask for a sign-off by the viewer's role not yet given
+for the current version, with what else is unmet.
 
 A refusal is recorded as a :class:`~steward.registry.records.Decision` with outcome *rejected*
 and the subject :func:`refusal_subject` (so it shows among the tool's decisions and in the audit
@@ -20,7 +21,7 @@ from steward.registry.lifecycle import Unmet, lifecycle_policy
 from steward.registry.models import LifecycleState, Tool
 from steward.registry.records import Decision, DecisionOutcome
 from steward.web.templating import role_label, state_label
-from steward.web.views.gates import GateStatus, gate_status, snapshots
+from steward.web.views.gates import GateStatus, gate_status, next_clearance, snapshots
 
 CLOSED = (LifecycleState.RETIRED, LifecycleState.REJECTED)
 
@@ -39,6 +40,7 @@ class Waiting:
     status: GateStatus
     others_unmet: tuple[Unmet, ...]
     refusal: Decision | None
+    re_entry: bool = False
 
     @property
     def key(self) -> str:
@@ -62,13 +64,13 @@ def waiting_for(session: Session, organisation_id: uuid.UUID, role: Role) -> lis
     for tool in tools:
         snapshot = board[tool.id]
         version_id = snapshot.version.id if snapshot.version else None
-        for target in policy.targets(tool.state):
-            gate = policy.gate(tool.state, target)
-            if gate is None:
-                continue
-            status = gate_status(gate, snapshot, labels)
+        ahead = (policy.gate(tool.state, target) for target in policy.targets(tool.state))
+        statuses = [gate_status(g, snapshot, labels) for g in ahead if g is not None]
+        clearance = next_clearance(snapshot, labels)
+        for status in statuses + ([clearance] if clearance else []):
             if not status.awaits(role):
                 continue
+            target = status.gate.target.value
             mine = ("signoff", role.value)
             waiting.append(
                 Waiting(
@@ -77,6 +79,7 @@ def waiting_for(session: Session, organisation_id: uuid.UUID, role: Role) -> lis
                     status=status,
                     others_unmet=tuple(u for u in status.unmet if (u.requirement, u.item) != mine),
                     refusal=refusals.get((tool.id, version_id, refusal_subject(target, role))),
+                    re_entry=status is clearance,
                 )
             )
     return waiting

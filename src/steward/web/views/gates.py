@@ -18,7 +18,15 @@ from sqlalchemy.orm import Session
 
 from steward.auth.roles import Role
 from steward.registry.assessments import DTAC, Assessment, unanswered
-from steward.registry.lifecycle import Gate, GateFacts, TransitionRequest, Unmet, unmet_requirements
+from steward.registry.lifecycle import (
+    Gate,
+    GateFacts,
+    TransitionRequest,
+    Unmet,
+    clearance_unmet,
+    lifecycle_policy,
+    unmet_requirements,
+)
 from steward.registry.models import LifecycleState, Tool, ToolVersion
 from steward.registry.records import (
     EvaluationRecord,
@@ -29,7 +37,7 @@ from steward.registry.records import (
     SignOff,
     VersionClearance,
 )
-from steward.web.templating import role_label
+from steward.web.templating import role_label, state_label
 
 Row = TypeVar("Row", EvidenceDocument, SignOff, Hazard)
 
@@ -230,6 +238,10 @@ def _requirements(
 
     found = [item("evidence", k, evidence_labels.get(k, k) + " filed") for k in gate.evidence]
     found += [item("signoff", r.value, f"Sign-off by the {_role(r)}") for r in gate.signoffs]
+    if gate.version_cleared_for is not None:
+        step = state_label(gate.version_cleared_for.value)
+        label = f"The current version has passed the gate into {step}"
+        found.append(item("version_clearance", gate.version_cleared_for.value, label))
     if gate.evaluation_verdict is not None:
         label = f"Latest local evaluation of the current version: {gate.evaluation_verdict}"
         found.append(whole("evaluation", "verdict", label))
@@ -245,3 +257,18 @@ def _requirements(
 
 def _role(role: Role) -> str:
     return role_label(role.value)
+
+
+def next_clearance(snapshot: Snapshot, labels: dict[str, str]) -> GateStatus | None:
+    """The gate the current version must pass next to catch up with its tool, if any."""
+    policy = lifecycle_policy()
+    if snapshot.version is None:
+        return None
+    behind = [
+        step
+        for step in policy.pathway
+        if step not in snapshot.base.version_clearances
+        and not clearance_unmet(policy, snapshot.tool.state, step)
+    ]
+    gate = policy.clearance_gate(behind[0]) if behind else None
+    return gate_status(gate, snapshot, labels) if gate is not None else None

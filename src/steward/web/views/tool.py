@@ -36,9 +36,10 @@ from steward.registry.records import (
     Hazard,
     SignOff,
     StateTransition,
+    VersionClearance,
 )
 from steward.web.views.facts import Completeness, completeness, form_values
-from steward.web.views.gates import GateStatus, Snapshot, gate_status, snapshots
+from steward.web.views.gates import GateStatus, Snapshot, gate_status, next_clearance, snapshots
 from steward.web.views.risk import RiskMatrix, risk_matrix
 
 AUDIT_LIMIT = 25
@@ -68,6 +69,14 @@ class EvaluationRow:
 
 
 @dataclass(frozen=True)
+class VersionRow:
+    """A version with the gates into pilots and deployment it has passed, in pathway order."""
+
+    version: ToolVersion
+    cleared_for: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ToolView:
     """What the tool page shows (forms are added by the page)."""
 
@@ -76,6 +85,8 @@ class ToolView:
     supplier: str | None
     versions: tuple[ToolVersion, ...]
     version: ToolVersion | None
+    version_rows: tuple[VersionRow, ...]
+    clearance: GateStatus | None
     facts: dict[str, str]
     stored_chai: dict[str, object]
     completeness: tuple[Completeness, ...]
@@ -108,6 +119,7 @@ class _Records:
     evaluations: tuple[EvaluationRecord, ...]
     deployments: tuple[Deployment, ...]
     decisions: tuple[Decision, ...]
+    clearances: tuple[VersionClearance, ...]
 
     def ids(self) -> dict[str, list[str]]:
         """Record ids by table name, as the audit trail names them."""
@@ -120,6 +132,7 @@ class _Records:
             self.evaluations,
             self.deployments,
             self.decisions,
+            self.clearances,
         ]
         return {rows[0].__tablename__: [str(r.id) for r in rows] for rows in groups if rows}
 
@@ -173,6 +186,12 @@ def _load(session: Session, tool: Tool) -> _Records:
             .where(Decision.tool_id == tool.id)
             .order_by(Decision.created_at.desc()),
         ),
+        clearances=_all(
+            session,
+            select(VersionClearance)
+            .where(VersionClearance.tool_id == tool.id)
+            .order_by(VersionClearance.created_at),
+        ),
     )
 
 
@@ -209,6 +228,8 @@ def tool_view(session: Session, tool: Tool, viewer_organisation: uuid.UUID) -> T
         supplier=supplier.name if supplier else None,
         versions=records.versions,
         version=snapshot.version,
+        version_rows=_version_rows(records),
+        clearance=next_clearance(snapshot, labels),
         facts=form_values(hti1, chai),
         stored_chai=chai,
         completeness=(
@@ -234,6 +255,17 @@ def tool_view(session: Session, tool: Tool, viewer_organisation: uuid.UUID) -> T
         decisions=records.decisions,
         audit=_audit(session, viewer_organisation, _record_ids(session, tool, records)),
         names=_names(session, users),
+    )
+
+
+def _version_rows(records: _Records) -> tuple[VersionRow, ...]:
+    pathway = lifecycle_policy().pathway
+    passed: dict[uuid.UUID, set[str]] = {}
+    for row in records.clearances:
+        passed.setdefault(row.version_id, set()).add(row.state)
+    return tuple(
+        VersionRow(v, tuple(s.value for s in pathway if s.value in passed.get(v.id, set())))
+        for v in records.versions
     )
 
 
