@@ -255,6 +255,7 @@ def test_role_by_endpoint_matrix(api: Api) -> None:
         ("GET", "/opt-outs"): ("optouts:read", {}),
         ("POST", f"/tools/{tool}/deployments"): ("deployments:create", {"json": {}}),
         ("GET", f"/deployments/{uuid.uuid4()}"): ("deployments:read", {}),
+        ("PUT", f"/deployments/{uuid.uuid4()}/monitors"): ("deployments:configure", {"json": {}}),
         ("POST", f"/deployments/{uuid.uuid4()}/predictions"): ("deployments:ingest", {}),
         ("POST", f"/deployments/{uuid.uuid4()}/outcomes"): ("deployments:ingest", {}),
         ("POST", f"/deployments/{uuid.uuid4()}/feedback"): ("deployments:feedback", {}),

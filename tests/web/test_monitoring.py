@@ -105,13 +105,17 @@ def test_the_dashboard_waits_for_a_reference_period_and_stays_in_scope(web: Web)
         site = create_organisation(session, "rxb-main", "B Site", OrganisationKind.SITE, "rxb")
         version = add_version(session, register_tool(session, org, "Sepsis Score"), "2")
         settings = MonitoringSettings(
-            thresholds=(0.2,), outcome=OutcomeDefinition("sepsis", window_hours=24)
+            thresholds=(0.2,),
+            outcome=OutcomeDefinition("sepsis", window_hours=24),
+            monitor_overrides={"drift": {"alarm": 0.2}, "ewma": {"enabled": False}},
         )
         deployment, _ = create_deployment(session, version, site, "ED", settings)
     own = web.browser(web.user("cso@rxb.nhs.uk", ("rxb", Role.CLINICAL_SAFETY_OFFICER)))
     page = own.get(f"/deployments/{deployment.id}/monitoring")
     assert page.status_code == 200
     assert "reference period" in page.text
+    shown = page.text.split('id="monitor-settings"')[1].split("</p>")[0]
+    assert "<code>drift.alarm = 0.2</code>, <code>ewma.enabled = false</code>" in shown
     other = web.browser(web.user("cso@rxa.nhs.uk", ("rxa", Role.CLINICAL_SAFETY_OFFICER)))
     assert other.get(f"/deployments/{deployment.id}/monitoring").status_code == 404
     assert other.get(f"/deployments/{uuid.uuid4()}/monitoring").status_code == 404

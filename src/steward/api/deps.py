@@ -102,5 +102,8 @@ ReadIncidents = Annotated[Principal, Depends(allowed("incidents:read"), scope="f
 ExportIncidents = Annotated[Principal, Depends(allowed("incidents:export"), scope="function")]
 CreateDeployments = Annotated[Principal, Depends(allowed("deployments:create"), scope="function")]
 ReadDeployments = Annotated[Principal, Depends(allowed("deployments:read"), scope="function")]
+ConfigureDeployments = Annotated[
+    Principal, Depends(allowed("deployments:configure"), scope="function")
+]
 IngestEvents = Annotated[Principal, Depends(allowed("deployments:ingest"), scope="function")]
 IngestFeedback = Annotated[Principal, Depends(allowed("deployments:feedback"), scope="function")]

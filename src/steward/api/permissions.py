@@ -62,6 +62,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         }
     ),
     "deployments:read": frozenset(Role),
+    # how a deployment is watched: the monitors' thresholds, grains and alarm limits
+    "deployments:configure": frozenset(
+        {
+            Role.COMMITTEE_CHAIR,
+            Role.CLINICAL_LEAD,
+            Role.CLINICAL_SAFETY_OFFICER,
+            Role.DATA_SCIENTIST,
+        }
+    ),
     # machine feeds (integration engines, the CDS Hooks gateway) hold data_scientist or admin
     # tokens; clinicians may also report their own feedback on a prediction
     "deployments:ingest": frozenset({Role.ADMIN, Role.DATA_SCIENTIST}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -43,6 +43,11 @@ class DeploymentCreate(Request):
         "feature_reference_size values (deciles)",
     )
     feature_reference_size: int = Field(default=1000, ge=10, le=1_000_000)
+    monitors: dict[str, Any] | None = Field(
+        default=None,
+        description="Overrides of the monitors' defaults (policies/monitors.yaml), same shape, "
+        'e.g. {"drift": {"alarm": 0.2}}; a threshold must be one of `thresholds`',
+    )
 
 
 class OutcomeDefinitionOut(BaseModel):
@@ -58,6 +63,10 @@ class MonitoringOut(BaseModel):
     subgroups: list[str]
     feature_cuts: dict[str, list[float]]
     feature_reference_size: int
+    monitors: dict[str, Any] = Field(
+        description="This deployment's overrides of the monitors' defaults (empty: defaults)"
+    )
+    monitors_policy_version: str = Field(description="Version of the defaults they override")
 
 
 class DeploymentOut(BaseModel):

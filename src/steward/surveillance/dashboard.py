@@ -5,9 +5,12 @@ rows) exactly as the scheduled monitors compute it, and the alerts raised."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,6 +18,7 @@ from sqlalchemy.orm import Session
 from steward.surveillance.alerts.models import Alert
 from steward.surveillance.alerts.service import list_alerts
 from steward.surveillance.cells import OVERALL as OVERALL_DIM
+from steward.surveillance.deployments import monitoring_config
 from steward.surveillance.models import ScoreCell
 from steward.surveillance.monitors import (
     Finding,
@@ -89,6 +93,19 @@ class Dashboard:
     alerts: tuple[Alert, ...]
     alert_total: int
     limits_pending: bool = False
+    settings_version: str = ""
+    overrides: tuple[tuple[str, str], ...] = ()
+
+
+def flatten_overrides(overrides: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """``{"drift": {"alarm": 0.2}}`` as ``[("drift.alarm", "0.2")]``, for people to read."""
+    flat: list[tuple[str, str]] = []
+    for key, value in overrides.items():
+        if isinstance(value, Mapping):
+            flat += flatten_overrides(value, f"{prefix}{key}.")
+        else:
+            flat.append((f"{prefix}{key}", json.dumps(value)))
+    return flat
 
 
 def dashboard(
@@ -98,13 +115,24 @@ def dashboard(
     its first ``reference_days`` days (``STEWARD_MONITOR_REFERENCE_DAYS``, as the scheduler)."""
     source = StoredWindows(reference_days)
     config = stored_config(session, deployment_id) or default_config()
+    stored = monitoring_config(session, deployment_id)
+    overrides = tuple(flatten_overrides(stored.monitor_overrides if stored else {}))
     days, predictions = _volume(session, deployment_id)
     total, alerts = list_alerts(session, deployment_id, limit=20)
     reference = source.reference(session, deployment_id)
     if reference is None:
         empty: tuple[MonitorView, ...] = ()
         return Dashboard(
-            deployment_id, False, reference_days, days, predictions, empty, tuple(alerts), total
+            deployment_id,
+            False,
+            reference_days,
+            days,
+            predictions,
+            empty,
+            tuple(alerts),
+            total,
+            settings_version=config.version,
+            overrides=overrides,
         )
     history = {
         grain: source.history(session, deployment_id, grain, today) for grain in _grains(config)
@@ -118,7 +146,17 @@ def dashboard(
     views = _views(findings)
     pending = limits is None
     return Dashboard(
-        deployment_id, True, reference_days, days, predictions, views, tuple(alerts), total, pending
+        deployment_id,
+        True,
+        reference_days,
+        days,
+        predictions,
+        views,
+        tuple(alerts),
+        total,
+        pending,
+        settings_version=config.version,
+        overrides=overrides,
     )
 
 

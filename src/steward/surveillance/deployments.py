@@ -12,12 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from steward.cube.model import FloatArray
-from steward.registry.errors import NotFoundError, invalid
+from steward.registry.errors import FieldProblem, InvalidInputError, NotFoundError, invalid
 from steward.registry.models import Deployment, DeploymentStatus, Organisation, ToolVersion
 from steward.registry.tools import deploy, set_deployment_status
 from steward.surveillance.cells import score_edges
 from steward.surveillance.linkage import OutcomeDefinition
 from steward.surveillance.models import MonitoringConfig
+from steward.surveillance.monitors.config import override_problems
 from steward.surveillance.rows import MAX_ID
 
 #: At most this many subgroup attributes and input features are aggregated per deployment.
@@ -35,6 +36,7 @@ class MonitoringSettings:
     subgroups: tuple[str, ...] = ()
     feature_cuts: Mapping[str, Sequence[float]] | None = None
     feature_reference_size: int = DEFAULT_REFERENCE_SIZE
+    monitor_overrides: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,37 @@ def _check_settings(settings: MonitoringSettings) -> None:
         raise invalid("feature_reference_size", "between 10 and 1,000,000 predictions")
 
 
+def check_monitor_overrides(overrides: object, thresholds: Sequence[float]) -> dict[str, Any]:
+    """``overrides`` of the monitors' defaults, checked field by field; each problem is reported
+    under ``monitors.<path>``. A deployed threshold must be one of the deployment's thresholds,
+    since only those are edges of its window cubes."""
+    problems = [
+        FieldProblem(f"monitors.{path}" if path else "monitors", message)
+        for path, message in override_problems(overrides)
+    ]
+    if problems:
+        raise InvalidInputError(problems)
+    checked = dict(overrides) if isinstance(overrides, Mapping) else {}
+    threshold = checked.get("threshold")
+    if threshold is not None and float(threshold) not in {float(t) for t in thresholds}:
+        listed = ", ".join(f"{t:g}" for t in thresholds) or "none"
+        detail = f"{threshold:g} is not one of the deployment's thresholds ({listed})"
+        raise invalid("monitors.threshold", detail)
+    return checked
+
+
+def set_monitor_overrides(
+    session: Session, deployment_id: uuid.UUID, overrides: object
+) -> MonitoringConfig:
+    """Replace the deployment's overrides of the monitors' defaults (an empty mapping: defaults)."""
+    config = monitoring_config(session, deployment_id)
+    if config is None:
+        raise NotFoundError(f"deployment {deployment_id} has no monitoring configuration")
+    config.monitor_overrides = check_monitor_overrides(overrides, config.thresholds)
+    session.flush()
+    return config
+
+
 def create_deployment(
     session: Session,
     version: ToolVersion,
@@ -87,6 +120,7 @@ def create_deployment(
 ) -> tuple[Deployment, MonitoringConfig]:
     """Record a deployment of ``version`` at ``site`` with its monitoring configuration."""
     _check_settings(settings)
+    overrides = check_monitor_overrides(settings.monitor_overrides, settings.thresholds)
     deployment = deploy(session, version, site, care_setting)
     set_deployment_status(session, deployment, status)
     outcome = settings.outcome
@@ -101,6 +135,7 @@ def create_deployment(
         feature_reference_size=settings.feature_reference_size,
         feature_cuts={k: [float(c) for c in v] for k, v in (settings.feature_cuts or {}).items()},
         feature_reference={},
+        monitor_overrides=overrides,
     )
     session.add(config)
     session.flush()

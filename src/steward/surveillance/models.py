@@ -56,6 +56,8 @@ class MonitoringConfig(CreatedMixin, Base):
     feature_cuts: Mapped[dict[str, Any]]
     #: Values seen before a feature's cuts were frozen: ``{feature: [[iso time, value], ...]}``.
     feature_reference: Mapped[dict[str, Any]] = mapped_column(info={"audit": "omit"})
+    #: Overrides of the monitors' defaults (policies/monitors.yaml), same shape, field by field.
+    monitor_overrides: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -8,10 +8,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
 from steward.api.deps import (
+    ConfigureDeployments,
     CreateDeployments,
     IngestEvents,
     IngestFeedback,
@@ -41,6 +42,7 @@ from steward.surveillance.deployments import (
     MonitoringSettings,
     create_deployment,
     monitoring_config,
+    set_monitor_overrides,
 )
 from steward.surveillance.ingest import ingest_feedback, ingest_outcomes, ingest_predictions
 from steward.surveillance.linkage import OutcomeDefinition
@@ -53,6 +55,7 @@ from steward.surveillance.parsing import (
     media_type,
     parse_body,
 )
+from steward.surveillance.policies import policy_version
 from steward.surveillance.predictions import SlowRows, ingest_read, read_batch
 from steward.surveillance.rows import IngestReport
 
@@ -76,6 +79,8 @@ def _out(session: Session, deployment: Deployment) -> DeploymentOut:
             subgroups=list(config.subgroups),
             feature_cuts=dict(config.feature_cuts),
             feature_reference_size=config.feature_reference_size,
+            monitors=dict(config.monitor_overrides),
+            monitors_policy_version=policy_version("monitors"),
         )
     return DeploymentOut(
         id=deployment.id,
@@ -114,6 +119,7 @@ def create(
         subgroups=tuple(body.subgroups),
         feature_cuts=body.features,
         feature_reference_size=body.feature_reference_size,
+        monitor_overrides=body.monitors,
     )
     deployment, _ = create_deployment(
         session, version, site, body.care_setting, settings, DeploymentStatus(body.status)
@@ -156,6 +162,29 @@ def read(
 ) -> DeploymentOut:
     """One deployment with its monitoring configuration (including feature bins frozen so far)."""
     return _out(session, deployment_in_scope(session, deployment_id, principal))
+
+
+@router.put(
+    "/deployments/{deployment_id}/monitors",
+    response_model=DeploymentOut,
+    responses={422: {"description": "A setting is unknown or out of range; each names its path"}},
+)
+def configure_monitors(
+    deployment_id: uuid.UUID,
+    overrides: Annotated[dict[str, Any], Body(examples=[{"drift": {"alarm": 0.2}}])],
+    session: SessionDep,
+    principal: ConfigureDeployments,
+) -> DeploymentOut:
+    """Replace how the deployment's monitors depart from their defaults (``{}``: the defaults).
+
+    The body has the shape of policies/monitors.yaml; nested settings merge field by field. The
+    next monitor run uses them; alarms already raised stay as they are.
+    """
+    deployment = deployment_in_scope(session, deployment_id, principal)
+    version = session.get_one(ToolVersion, deployment.version_id)
+    tool_in_scope(session, version.tool_id, principal.organisation_id, write=True)
+    set_monitor_overrides(session, deployment.id, overrides)
+    return _out(session, deployment)
 
 
 @dataclass(frozen=True)

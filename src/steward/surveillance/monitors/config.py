@@ -13,7 +13,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from steward.errors import InputError
-from steward.evaluation.spec import describe_validation_error
 from steward.surveillance.monitors.inputs import Grain
 from steward.surveillance.policies import load_policy
 
@@ -126,18 +125,35 @@ def monitor_config(
 
     Raises ``InputError`` naming ``origin`` and each wrong field's path.
     """
-    document = load_policy("monitors")
-    if overrides:
-        if not isinstance(overrides, Mapping):
-            raise InputError(f"{origin} must be a mapping of settings.")
-        for reserved in ("policy", "version"):
-            if reserved in overrides:
-                raise InputError(f"{origin}: {reserved} is set by the defaults file, not a tool.")
-        document = _merged(document, overrides)
+    problems = override_problems(overrides)
+    if problems:
+        described = "; ".join(f"{path}: {msg}" if path else msg for path, msg in problems)
+        raise InputError(f"{origin} has errors: {described}.")
+    document = _merged(load_policy("monitors"), overrides or {})
+    return MonitorConfig.model_validate(document)
+
+
+def override_problems(overrides: object) -> list[tuple[str, str]]:
+    """Every problem of ``overrides`` as (dotted field path, message); empty when they are valid."""
+    if overrides is None:
+        return []
+    if not isinstance(overrides, Mapping):
+        return [("", "monitor settings are a mapping of settings")]
+    reserved = [k for k in ("policy", "version") if k in overrides]
+    if reserved:
+        return [(k, "set by the defaults file, not per tool") for k in reserved]
     try:
-        return MonitorConfig.model_validate(document)
+        MonitorConfig.model_validate(_merged(load_policy("monitors"), overrides))
     except ValidationError as exc:
-        raise InputError(f"{origin} has errors: {describe_validation_error(exc)}.") from None
+        return [_problem(error) for error in exc.errors()]
+    return []
+
+
+def _problem(error: Any) -> tuple[str, str]:
+    path = ""
+    for part in error["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path, str(error["msg"]).removeprefix("Value error, ")
 
 
 def _merged(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,3 +22,8 @@ def load_policy(name: str) -> dict[str, Any]:
     if not isinstance(document, dict) or document.get("policy") != name:
         raise ValueError(f"policy file {POLICY_FILES[name]} does not declare policy: {name}")
     return document
+
+
+def policy_version(name: str) -> str:
+    """The version string of the policy file called ``name``."""
+    return str(load_policy(name)["version"])

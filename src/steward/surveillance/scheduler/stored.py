@@ -62,13 +62,15 @@ class StoredWindows:
 
 
 def stored_config(session: Session, deployment_id: uuid.UUID) -> MonitorConfig | None:
-    """The default monitor configuration at the deployment's first threshold; None for a
-    deployment without a monitoring configuration (nothing is ingested for it)."""
+    """The monitors' defaults with the deployment's stored overrides, judged by default at its
+    first threshold; None for a deployment without a monitoring configuration."""
     config = monitoring_config(session, deployment_id)
     if config is None:
         return None
     thresholds = list(config.thresholds)
-    return monitor_config({"threshold": thresholds[0]} if thresholds else None)
+    overrides = {"threshold": thresholds[0]} if thresholds else {}
+    overrides |= config.monitor_overrides
+    return monitor_config(overrides, origin=f"monitors of deployment {deployment_id}")
 
 
 class StoredMonitorsSuite(MonitorsSuite):
