@@ -116,7 +116,7 @@ def dashboard(
     source = StoredWindows(reference_days)
     config = stored_config(session, deployment_id) or default_config()
     stored = monitoring_config(session, deployment_id)
-    overrides = tuple(flatten_overrides(stored.monitor_overrides if stored else {}))
+    overrides = tuple(sorted(flatten_overrides(stored.monitor_overrides if stored else {})))
     days, predictions = _volume(session, deployment_id)
     total, alerts = list_alerts(session, deployment_id, limit=20)
     reference = source.reference(session, deployment_id)
