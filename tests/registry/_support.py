@@ -13,7 +13,8 @@ from steward.auth.roles import Role
 from steward.auth.tokens import create_token
 from steward.db.base import utcnow
 from steward.db.session import StewardSession, unit_of_work
-from steward.registry.models import Organisation
+from steward.registry.evidence import file_evidence
+from steward.registry.models import Organisation, Tool
 from steward.registry.organisations import user_by_email
 
 ACTOR = AuditContext(actor="test:pytest", request_id="test-request")
@@ -47,3 +48,18 @@ def new_tool(api: Api, name: str = "Sepsis Alert") -> str:
     response = api.call("POST", "/tools", CHAIR, json={"name": name, "version": "1.0"})
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
+
+
+def file_kinds(session: StewardSession, tool: Tool, *kinds: str) -> None:
+    """File a small PDF of each evidence type in ``kinds`` for the whole tool (every version)."""
+    for kind in kinds:
+        file_evidence(
+            session,
+            tool,
+            evidence_type=kind,
+            title=kind,
+            filename=f"{kind}.pdf",
+            media_type="application/pdf",
+            content=b"%PDF-1.7\n%%EOF\n" + kind.encode(),
+            max_bytes=10_000,
+        )

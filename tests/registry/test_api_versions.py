@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from steward.audit.models import AuditEvent
 from steward.auth.roles import Role
-from steward.db.session import StewardSession, unit_of_work
+from steward.db.session import unit_of_work
 from steward.registry.assessments import answer_dtac, dtac_questions
-from steward.registry.evidence import file_evidence, record_evaluation
+from steward.registry.evidence import record_evaluation
 from steward.registry.kinds import OrganisationKind
 from steward.registry.models import LifecycleState as S
 from steward.registry.models import Organisation, Tool, User
@@ -20,7 +20,7 @@ from steward.registry.safety import set_fallback_plan
 from steward.registry.tools import latest_version
 from steward.registry.transitions import sign_off, transition
 
-from ._support import ACTOR, CHAIR, Api
+from ._support import ACTOR, CHAIR, Api, file_kinds
 from ._support import new_tool as _new_tool
 
 MDT = "mdt@example.org"
@@ -49,7 +49,7 @@ def _deployed_tool(api: Api) -> str:
         for role in Role:
             grant_role(session, person, org, role)
         tool = session.get_one(Tool, uuid.UUID(tool_id))
-        _file_tool_wide_evidence(session, tool)
+        file_kinds(session, tool, *EVIDENCE)
         answer_dtac(session, tool, dict.fromkeys(dtac_questions(), "Yes"))
         set_fallback_plan(
             session, tool, triggers="Outage", clinical_fallback="NEWS2", communication="Bleep"
@@ -62,20 +62,6 @@ def _deployed_tool(api: Api) -> str:
                 sign_off(session, tool, gate, role, person)
             transition(session, tool.id, gate, actor="user:chair", actor_roles=frozenset({CHAIR}))
     return tool_id
-
-
-def _file_tool_wide_evidence(session: StewardSession, tool: Tool) -> None:
-    for kind in EVIDENCE:
-        file_evidence(
-            session,
-            tool,
-            evidence_type=kind,
-            title=kind,
-            filename=f"{kind}.pdf",
-            media_type="application/pdf",
-            content=b"%PDF-1.7 " + kind.encode(),
-            max_bytes=10_000,
-        )
 
 
 def _deployment(version: str, status: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from steward.auth.roles import Role
 from steward.db.session import StewardSession, unit_of_work
 from steward.registry.assessments import answer_dtac, dtac_questions
 from steward.registry.errors import ForbiddenError
-from steward.registry.evidence import file_evidence, record_evaluation
+from steward.registry.evidence import record_evaluation
 from steward.registry.hazards import Likelihood, Severity
 from steward.registry.models import LifecycleState as S
 from steward.registry.models import Organisation, Tool, User
@@ -28,7 +28,7 @@ from steward.registry.transitions import (
     transition,
 )
 
-from ._support import ACTOR
+from ._support import ACTOR, file_kinds
 
 PDF = b"%PDF-1.7\n%%EOF\n"
 COMMITTEE = frozenset({Role.COMMITTEE_CHAIR})
@@ -77,20 +77,6 @@ def _sign(session: StewardSession, tool: Tool, gate: S, user: User, *roles: Role
         sign_off(session, tool, gate, role, user)
 
 
-def _file(session: StewardSession, tool: Tool, *kinds: str) -> None:
-    for kind in kinds:
-        file_evidence(
-            session,
-            tool,
-            evidence_type=kind,
-            title=kind,
-            filename=f"{kind}.pdf",
-            media_type="application/pdf",
-            content=PDF + kind.encode(),
-            max_bytes=10_000,
-        )
-
-
 def test_walk_from_proposed_to_retired(session: StewardSession, tool: Tool, everyone: User) -> None:
     _sign(session, tool, S.IN_ASSESSMENT, everyone, Role.COMMITTEE_CHAIR)
     _move(session, tool, S.IN_ASSESSMENT)
@@ -111,7 +97,7 @@ def test_walk_from_proposed_to_retired(session: StewardSession, tool: Tool, ever
         ("assessment", "dtac"),
     ]
     assert tool.state is S.IN_ASSESSMENT
-    _file(session, tool, "dpia", "clinical_safety_case", "security_review")
+    file_kinds(session, tool, "dpia", "clinical_safety_case", "security_review")
     _sign(
         session,
         tool,
@@ -125,7 +111,7 @@ def test_walk_from_proposed_to_retired(session: StewardSession, tool: Tool, ever
     answer_dtac(session, tool, dict.fromkeys(dtac_questions(), "Yes"))
     _move(session, tool, S.SILENT_PILOT)
 
-    _file(session, tool, "silent_pilot_report")
+    file_kinds(session, tool, "silent_pilot_report")
     _sign(session, tool, S.LIVE_PILOT, everyone, Role.CLINICAL_LEAD, Role.CLINICAL_SAFETY_OFFICER)
     set_fallback_plan(
         session, tool, triggers="Outage", clinical_fallback="NEWS2", communication="Bleep"
@@ -157,7 +143,7 @@ def test_walk_from_proposed_to_retired(session: StewardSession, tool: Tool, ever
     record_evaluation(session, version, {"verdict": {"status": "pass"}})
     _move(session, tool, S.LIVE_PILOT)
 
-    _file(session, tool, "local_validation_report")
+    file_kinds(session, tool, "local_validation_report")
     _sign(
         session,
         tool,

@@ -9,12 +9,13 @@ import uuid
 
 from sqlalchemy import func, select
 
+from registry._support import file_kinds
 from steward.audit.models import AuditEvent
 from steward.auth.roles import Role
 from steward.db.session import unit_of_work
 from steward.registry.assessments import answer_dtac, dtac_questions
 from steward.registry.clearances import record_clearance
-from steward.registry.evidence import file_evidence, record_evaluation
+from steward.registry.evidence import record_evaluation
 from steward.registry.hazards import Likelihood, Severity
 from steward.registry.kinds import OrganisationKind
 from steward.registry.lifecycle import TransitionRequest, lifecycle_policy, unmet_requirements
@@ -367,17 +368,7 @@ def test_a_new_version_is_cleared_through_the_gates_from_the_page(web: Web) -> N
             grant_role(session, chair, organisation_by_slug(session, "rxa"), role)
             sign_off(session, tool, LifecycleState.SILENT_PILOT, role, chair)
         answer_dtac(session, tool, dict.fromkeys(dtac_questions(), "Yes"))
-        for kind in ("dpia", "clinical_safety_case", "security_review"):
-            file_evidence(
-                session,
-                tool,
-                evidence_type=kind,
-                title=kind,
-                filename=f"{kind}.pdf",
-                media_type="application/pdf",
-                content=PDF + kind.encode(),
-                max_bytes=10**6,
-            )
+        file_kinds(session, tool, "dpia", "clinical_safety_case", "security_review")
     cleared = browser.submit(path, action, {"to": "silent_pilot"})
     assert cleared.status_code == 303, cleared.text
     page = browser.get(cleared.headers["location"]).text

@@ -165,13 +165,11 @@ def move_tool(
         )
     except TransitionRefusedError as error:
         savepoint.rollback()
-        unmet = [u.as_dict() for u in error.unmet]
-        _audit_refusal(session, request, tool_id, {"detail": str(error), "unmet": unmet})
+        refusal = _refusal(session, request, tool_id, error, target.value)
         for u in error.unmet:
             name = "reason" if u.requirement == "reason" else f"withdrawal_{u.item}"
             if name in form.values:
                 form.errors[name] = u.detail[:1].upper() + u.detail[1:] + "."
-        refusal = Refusal(target.value, str(error), tuple(error.unmet))
         forms = {f"move-{target.value}": form}
         return show_tool(request, session, viewer, tool, forms=forms, refusal=refusal, status=409)
     savepoint.commit()
@@ -207,15 +205,26 @@ def clear_version_for(
         )
     except TransitionRefusedError as error:
         savepoint.rollback()
-        unmet = [u.as_dict() for u in error.unmet]
-        _audit_refusal(session, request, tool_id, {"detail": str(error), "unmet": unmet})
         key = f"clear-{target.value}"
-        refusal = Refusal(key, str(error), tuple(error.unmet))
+        refusal = _refusal(session, request, tool_id, error, key)
         return show_tool(
             request, session, viewer, tool, forms={key: form}, refusal=refusal, status=409
         )
     savepoint.commit()
     return _done(tool.id, "cleared", "lifecycle")
+
+
+def _refusal(
+    session: SessionDep,
+    request: Request,
+    tool_id: uuid.UUID,
+    error: TransitionRefusedError,
+    anchor: str,
+) -> Refusal:
+    """Audit a refused move or clearance and describe it for the gate card named ``anchor``."""
+    unmet = [u.as_dict() for u in error.unmet]
+    _audit_refusal(session, request, tool_id, {"detail": str(error), "unmet": unmet})
+    return Refusal(anchor, str(error), tuple(error.unmet))
 
 
 def _audit_refusal(
