@@ -267,3 +267,23 @@ def test_docstring_examples_run() -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+@pytest.mark.parametrize("mean", [-6.0, -3.0, -1.0, 0.0, 2.0])
+@pytest.mark.parametrize("sd", [0.2, 0.8, 1.5, 4.0])
+def test_information_moments_agree_with_adaptive_quadrature(mean: float, sd: float) -> None:
+    from scipy import integrate, special, stats
+
+    from steward.metrics.sample_size import _information_moments
+
+    def moment(power: int) -> float:
+        def integrand(z: float) -> float:
+            weight = special.expit(z) * special.expit(-z)
+            return float(z**power * weight * stats.norm.pdf(z, mean, sd))
+
+        lo, hi = mean - 40 * sd, mean + 40 * sd
+        return float(integrate.quad(integrand, lo, hi, points=[mean], epsrel=1e-13, limit=400)[0])
+
+    expected = [moment(k) for k in range(3)]
+    scale = expected[0] + expected[2]
+    assert np.allclose(_information_moments(mean, sd), expected, rtol=0, atol=1e-10 * scale)
