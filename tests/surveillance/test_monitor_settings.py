@@ -73,6 +73,11 @@ def test_a_deployment_is_created_and_reconfigured_with_its_own_monitor_settings(
             "detail": "0.2 is not one of the deployment's thresholds (0.1, 0.3)",
         }
     ]
+    as_text = api.call(
+        "POST", f"/tools/{tool}/deployments", LEAD, json=_body(monitors={"threshold": "0.25"})
+    )
+    assert as_text.status_code == 422
+    assert as_text.json()["errors"][0]["field"] == "monitors.threshold"
     overrides = {"threshold": 0.3, "drift": {"alarm": 0.2}, "ewma": {"enabled": False}}
     created = api.call("POST", f"/tools/{tool}/deployments", LEAD, json=_body(monitors=overrides))
     assert created.status_code == 201, created.text

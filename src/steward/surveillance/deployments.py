@@ -90,8 +90,9 @@ def check_monitor_overrides(overrides: object, thresholds: Sequence[float]) -> d
     if problems:
         raise InvalidInputError(problems)
     checked = dict(overrides) if isinstance(overrides, Mapping) else {}
-    threshold = checked.get("threshold")
-    if threshold is not None and float(threshold) not in {float(t) for t in thresholds}:
+    # the defaults' own check has accepted it, so it converts (it may arrive as text, "0.3")
+    threshold = None if checked.get("threshold") is None else float(checked["threshold"])
+    if threshold is not None and threshold not in {float(t) for t in thresholds}:
         listed = ", ".join(f"{t:g}" for t in thresholds) or "none"
         detail = f"{threshold:g} is not one of the deployment's thresholds ({listed})"
         raise invalid("monitors.threshold", detail)
