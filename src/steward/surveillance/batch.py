@@ -11,7 +11,7 @@ of the cost per row.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -199,39 +199,35 @@ def _numbers(values: list[Any], odd: BoolArray) -> FloatArray:
 
 def _feature_columns(maps: list[Any], odd: BoolArray) -> dict[str, FloatArray]:
     columns: dict[str, FloatArray] = {}
-    names: set[str] = set()  # names already found good
-    n = len(maps)
-    for i, values in enumerate(maps):
-        if values is None:
+    for i, name, value in _entries(maps, odd):
+        number = _number(value)
+        if number is None:
+            odd[i] = True
             continue
-        if type(values) is not dict:
-            if not isinstance(values, Mapping):
-                odd[i] = True
-                continue
-            values = dict(values)
-        for name, value in values.items():
-            if name not in names:
-                if type(name) is not str or not _good_name(name):
-                    odd[i] = True
-                    continue
-                names.add(name)
-            if value is None:
-                continue
-            number = _number(value)
-            if number is None:
-                odd[i] = True
-                continue
-            column = columns.get(name)
-            if column is None:
-                column = columns[name] = np.full(n, np.nan)
-            column[i] = number
+        column = columns.get(name)
+        if column is None:
+            column = columns[name] = np.full(len(maps), np.nan)
+        column[i] = number
     return columns
 
 
 def _subgroup_columns(maps: list[Any], odd: BoolArray) -> dict[str, pa.Array]:
     columns: dict[str, list[str | None]] = {}
+    for i, name, value in _entries(maps, odd):
+        if type(value) is not str:
+            odd[i] = True
+            continue
+        column = columns.get(name)
+        if column is None:
+            column = columns[name] = [None] * len(maps)
+        column[i] = value
+    return {name: pa.array(values, pa.string()) for name, values in columns.items()}
+
+
+def _entries(maps: list[Any], odd: BoolArray) -> Iterator[tuple[int, str, Any]]:
+    """(row, name, value) of each non-null entry of each row's mapping; a row that is not a
+    mapping or names an unacceptable key is marked in ``odd`` (the row path will report it)."""
     names: set[str] = set()  # names already found good
-    n = len(maps)
     for i, values in enumerate(maps):
         if values is None:
             continue
@@ -246,16 +242,8 @@ def _subgroup_columns(maps: list[Any], odd: BoolArray) -> dict[str, pa.Array]:
                     odd[i] = True
                     continue
                 names.add(name)
-            if value is None:
-                continue
-            if type(value) is not str:
-                odd[i] = True
-                continue
-            column = columns.get(name)
-            if column is None:
-                column = columns[name] = [None] * n
-            column[i] = value
-    return {name: pa.array(values, pa.string()) for name, values in columns.items()}
+            if value is not None:
+                yield i, name, value
 
 
 def _good_name(name: str) -> bool:
