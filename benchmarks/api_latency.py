@@ -20,7 +20,6 @@ import os
 import platform
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from latency import summary, timed
 from steward.audit.context import AuditContext
 from steward.audit.recorder import append_events
 from steward.auth.roles import Role
@@ -107,24 +107,6 @@ def seed(url: str, tools: int, events: int) -> tuple[list[str], str]:
     return ids, token
 
 
-def _timed(client: httpx.Client, method: str, path: str, **kw: Any) -> float:
-    started = time.perf_counter()
-    response = client.request(method, path, **kw)
-    elapsed = (time.perf_counter() - started) * 1000
-    if response.status_code >= 400:
-        raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:200]}")
-    return elapsed
-
-
-def _summary(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "n": len(ordered),
-        "p50_ms": round(statistics.median(ordered), 1),
-        "p95_ms": round(ordered[max(0, int(0.95 * len(ordered)) - 1)], 1),
-    }
-
-
 def _wait_for(client: httpx.Client, server: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -158,9 +140,9 @@ def measure(url: str, ids: list[str], token: str, requests: int) -> dict[str, An
             rng = random.Random(0)
             for _ in range(10):  # warm up connections and caches
                 c.get(f"/api/v1/tools/{rng.choice(ids)}")
-            reads = [_timed(c, "GET", f"/api/v1/tools/{rng.choice(ids)}") for _ in range(requests)]
+            reads = [timed(c, "GET", f"/api/v1/tools/{rng.choice(ids)}") for _ in range(requests)]
             moves = [
-                _timed(
+                timed(
                     c,
                     "POST",
                     f"/api/v1/tools/{tool}/transitions",
@@ -170,7 +152,7 @@ def measure(url: str, ids: list[str], token: str, requests: int) -> dict[str, An
             ]
             head = c.get("/api/v1/audit?limit=1").json()["head"]["seq"]
             pages = [
-                _timed(c, "GET", f"/api/v1/audit?after={rng.randrange(head)}&limit=100")
+                timed(c, "GET", f"/api/v1/audit?after={rng.randrange(head)}&limit=100")
                 for _ in range(requests)
             ]
     finally:
@@ -185,9 +167,9 @@ def measure(url: str, ids: list[str], token: str, requests: int) -> dict[str, An
     )
     verified = time.perf_counter() - started
     return {
-        "tool_read": _summary(reads),
-        "transition": _summary(moves),
-        "audit_page": _summary(pages),
+        "tool_read": summary(reads),
+        "transition": summary(moves),
+        "audit_page": summary(pages),
         "audit_verify_s": round(verified, 1),
         "audit_verify_exit": verify.returncode,
         "audit_events": head,

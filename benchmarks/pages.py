@@ -20,7 +20,6 @@ import os
 import platform
 import re
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from latency import summary, timed
 from steward.db import migrate
 from steward.db.engine import make_engine
 from steward.demo.people import DEMO_PASSWORD, USERS
@@ -72,25 +72,6 @@ def _sign_in(client: httpx.Client) -> None:
         raise RuntimeError(f"sign-in refused: {response.status_code}")
 
 
-def _timed(client: httpx.Client, path: str) -> float:
-    started = time.perf_counter()
-    response = client.get(path)
-    elapsed = (time.perf_counter() - started) * 1000
-    if response.status_code != 200:
-        raise RuntimeError(f"GET {path}: {response.status_code} {response.text[:200]}")
-    return elapsed
-
-
-def _summary(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "n": len(ordered),
-        "p50_ms": round(statistics.median(ordered), 1),
-        "p95_ms": round(ordered[max(0, -(-95 * len(ordered) // 100) - 1)], 1),
-        "max_ms": round(ordered[-1], 1),
-    }
-
-
 def measure(home: Path, requests: int) -> dict[str, dict[str, float]]:
     port = _free_port()
     env = {
@@ -126,8 +107,10 @@ def measure(home: Path, requests: int) -> dict[str, dict[str, float]]:
             results = {}
             for name, (client, path) in pages.items():
                 for _ in range(5):  # warm up templates, connections and caches
-                    _timed(client, path)
-                results[name] = _summary([_timed(client, path) for _ in range(requests)])
+                    timed(client, "GET", path, expect=200)
+                results[name] = summary(
+                    [timed(client, "GET", path, expect=200) for _ in range(requests)]
+                )
                 results[name]["path"] = path  # type: ignore[assignment]
     finally:
         server.terminate()
