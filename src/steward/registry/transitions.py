@@ -60,7 +60,7 @@ def sign_off(
     if version is None:
         version = latest_version(session, tool)
     elif version.tool_id != tool.id:
-        raise invalid("version_id", f"version {version.id} is not a version of {tool.name}")
+        raise invalid("version", f"version {version.version} is not a version of {tool.name}")
     existing = session.scalar(
         select(SignOff).where(
             SignOff.tool_id == tool.id,
