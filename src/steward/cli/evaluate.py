@@ -1,20 +1,26 @@
-"""`steward evaluate`: validate a risk score on local data and write the result document."""
+"""`steward evaluate`: validate a risk score on local data and write the result document.
+
+The evaluation engine is imported when the command runs, so that every other command and
+``--help`` start without numpy, Arrow and the statistics.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from steward.cli.progress import scan_progress
+from steward.cube.sources import ScoreScale
 from steward.errors import InputError
-from steward.evaluation.result import EvaluationResult
-from steward.evaluation.spec import EvaluationSpec, ScoreScale, load_spec, spec_from_mapping
 from steward.files import write_text_atomic
-from steward.integration.optouts import PatientExclusion
+
+if TYPE_CHECKING:
+    from steward.evaluation.result import EvaluationResult
+    from steward.evaluation.spec import EvaluationSpec
+    from steward.integration.optouts import PatientExclusion
 
 err = Console(stderr=True)
 out = Console()
@@ -88,6 +94,7 @@ def evaluate_command(
     Exits 0 when the evaluation ran, whatever the verdict, and 2 with a message for bad input.
     """
     from steward.evaluation.run import evaluate
+    from steward.evaluation.spec import load_spec
 
     options = {
         "score": score,
@@ -127,7 +134,7 @@ def evaluate_command(
 
 def load_opt_outs(source: str) -> PatientExclusion:
     """The opted-out patients named by ``--opt-outs``: the register, or a file."""
-    from steward.integration.optouts import digests_of
+    from steward.integration.optouts import PatientExclusion, digests_of
 
     if source == "register":
         from steward.cli.db import command_unit
@@ -153,6 +160,8 @@ def load_opt_outs(source: str) -> PatientExclusion:
 
 def merge_options(base: EvaluationSpec | None, options: dict[str, Any]) -> EvaluationSpec:
     """The spec file's settings with every command-line option given laid over them."""
+    from steward.evaluation.spec import spec_from_mapping
+
     raw: dict[str, Any] = base.model_dump(mode="python") if base else {}
     columns = dict(raw.get("columns", {}))
     for key in ("score", "label", "comparator", "patient", "time"):
@@ -196,6 +205,8 @@ def _make_folder(path: Path) -> None:
 
 def print_summary(result: EvaluationResult, json_out: Path | None, html_out: Path | None) -> None:
     """A short table of the headline results and the verdict."""
+    from rich.table import Table
+
     table = Table(title=result.title or "Local validation", show_header=True, header_style="bold")
     table.add_column("Measure")
     table.add_column("Value", justify="right")

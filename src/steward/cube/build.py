@@ -13,12 +13,10 @@ import datetime as dt
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from steward.cube import checks
@@ -48,10 +46,13 @@ from steward.cube.plan import (
     part,
     plan_cube,
 )
-from steward.cube.sources import DataLike, DataSource, open_source
+from steward.cube.sources import DataLike, DataSource, locate_source, open_source
 from steward.cube.sql import replicate_weight_sql
 from steward.cube.stream import stream_cube
 from steward.errors import InputError
+
+if TYPE_CHECKING:
+    import duckdb
 
 #: DuckDB memory ceiling for one build; larger aggregations spill to a temporary directory.
 MEMORY_LIMIT = "512MB"
@@ -118,7 +119,7 @@ def build_cube(
     (np.float64(1.0), np.float64(1.0))
     """
     if engine == "auto":
-        source = open_source(source)
+        source = locate_source(source)
         cube = stream_cube(source, request, progress)
         if cube is not None:
             if progress is not None:
@@ -137,6 +138,8 @@ def build_cube(
 
 
 def _connect(spill_directory: str) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
     connection = duckdb.connect(
         config={
             "memory_limit": MEMORY_LIMIT,
@@ -154,6 +157,8 @@ def _connect(spill_directory: str) -> duckdb.DuckDBPyConnection:
 def _run(
     connection: duckdb.DuckDBPyConnection, plan: CubePlan, progress: ProgressCallback | None
 ) -> Cube:
+    import duckdb
+
     scan = plan.source.scan_sql(connection, plan.text_columns)
     if plan.request.exclude_patients:
         digests = pa.table({"d": pa.array(sorted(plan.request.exclude_patients), pa.string())})
@@ -247,6 +252,8 @@ def _arrow(connection: duckdb.DuckDBPyConnection, sql: str) -> pa.Table | None:
 
 
 def _sum(table: pa.Table, column: str) -> int:
+    import pyarrow.compute as pc
+
     total = pc.sum(table[column]).as_py()
     return int(total or 0)
 
@@ -260,6 +267,8 @@ def _stats_matrix(table: pa.Table) -> FloatArray:
 
 def _with_cells(table: pa.Table, cell: str) -> pa.Table:
     """Rows whose cell is a usable bin: not null and not an invalid-row code."""
+    import pyarrow.compute as pc
+
     return table.filter(pc.fill_null(pc.greater_equal(table[cell], 0), False))
 
 
@@ -374,6 +383,8 @@ def replicate_weights(patients: Sequence[str], replicates: int) -> FloatArray:
     >>> w.shape, bool((w == replicate_weights(["a", "b"], 3)).all())
     ((2, 3), True)
     """
+    import duckdb
+
     connection = duckdb.connect()
     try:
         ids = pa.table(

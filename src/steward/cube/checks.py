@@ -9,15 +9,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from steward.cube.plan import COMPARATOR_PART, LABEL_CODES, CubePlan, ints, part
 from steward.cube.sources import ROW_NUMBER, DataSource, read_failure
 from steward.cube.sql import INVALID_LABEL, INVALID_TIME, NOT_NUMERIC, OUT_OF_RANGE, quote
 
 if TYPE_CHECKING:
+    import duckdb
+
     from steward.cube.model import Cube
 
 #: Rows (and distinct values) named in a message.
@@ -64,6 +64,8 @@ def find_problems(
     if cols.time is not None:
         times = next(s for s in plan.sets if s.dims == (cols.time,))
         rows = part(result, plan, plan.mask(times))
+        import pyarrow.compute as pc
+
         bad = pc.fill_null(pc.equal(rows["__t"], INVALID_TIME), False)
         counts["time"] = _sum_n(rows.filter(bad))
     if plan.request.replicates:
@@ -91,6 +93,8 @@ def single_level_groups(plan: CubePlan, cube: Cube) -> list[str]:
 
 
 def _sum_n(table: pa.Table) -> int:
+    import pyarrow.compute as pc
+
     total = pc.sum(table["__n"]).as_py()
     return int(total or 0)
 

@@ -11,7 +11,6 @@ from typing import Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from steward.cube.bins import COARSE_BINS, FINE_BINS, LOGIT_PAIR_BINS, edges_with_thresholds
@@ -392,6 +391,8 @@ def _check_column_types(source: DataSource, cols: ColumnMap) -> None:
 
 def part(result: pa.Table, plan: CubePlan, kind: str | int) -> pa.Table:
     """Rows of one grouping set (``kind`` of a GroupingSet, or a negative part id)."""
+    import pyarrow.compute as pc  # the DuckDB pass only: the numpy pass does without
+
     if isinstance(kind, int):
         set_id = kind
     else:

@@ -1,7 +1,9 @@
 """Prediction data sources for the cube: CSV and Parquet files or in-memory tables, read by DuckDB.
 
 A source is opened once (format detected from the file's content, columns listed) and then scanned
-by DuckDB without copying it into Python.
+by DuckDB without copying it into Python. The numpy pass reads Parquet files and Arrow tables
+itself, so :func:`locate_source` finds the format without DuckDB, which is imported only when a
+source is described or scanned.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import os
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
-
-import duckdb
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from steward.errors import InputError
+
+if TYPE_CHECKING:
+    import duckdb
 
 #: How the values of the score (and comparator) columns map to a probability p in [0, 1]:
 #: ``probability`` uses them as they are, ``percent`` divides by 100 and ``logit`` applies
@@ -88,7 +91,8 @@ class DataSource:
     """A table DuckDB can scan: a CSV or Parquet file, or a registered in-memory table.
 
     ``name`` is how error messages refer to the data (the path, or "the pandas DataFrame").
-    ``columns`` and ``types`` are the columns DuckDB sees, with DuckDB type names.
+    ``columns`` and ``types`` are the columns DuckDB sees, with DuckDB type names; both are empty
+    until the source is ``described`` (:func:`open_source` describes, :func:`locate_source` not).
     """
 
     kind: SourceKind
@@ -98,6 +102,7 @@ class DataSource:
     path: Path | None = None
     compression: str | None = None
     table: InMemoryTable = field(default=None, compare=False, repr=False)
+    described: bool = False
 
     @property
     def header_lines(self) -> int:
@@ -195,11 +200,25 @@ def open_source(data: DataLike, connection: duckdb.DuckDBPyConnection | None = N
     >>> open_source(pa.table({"p": [0.2], "y": [1]})).columns
     ('p', 'y')
     """
+    source = locate_source(data)
+    return source if source.described else _describe(source, connection)
+
+
+def locate_source(data: DataLike) -> DataSource:
+    """The source of ``data`` with its format found, as :func:`open_source`, without DuckDB.
+
+    Its columns are not listed yet (``described`` is False): :func:`open_source` lists them.
+
+    Raises
+    ------
+    InputError
+        As :func:`open_source`, for a missing, empty or unrecognised file.
+    """
     if isinstance(data, DataSource):
         return data
     if isinstance(data, str | os.PathLike):
-        return _describe(_open_file(Path(os.fspath(data)).expanduser()), connection)
-    return _describe(_open_table(data), connection)
+        return _open_file(Path(os.fspath(data)).expanduser())
+    return _open_table(data)
 
 
 def _open_file(path: Path) -> DataSource:
@@ -274,6 +293,8 @@ def _open_table(table: InMemoryTable) -> DataSource:
 def _describe(
     source: DataSource, connection: duckdb.DuckDBPyConnection | None = None
 ) -> DataSource:
+    import duckdb
+
     own = connection is None
     con = duckdb.connect() if connection is None else connection
     try:
@@ -293,6 +314,7 @@ def _describe(
         path=source.path,
         compression=source.compression,
         table=source.table,
+        described=True,
     )
 
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
@@ -412,14 +411,16 @@ class _Aggregator:
         if name == self.request.columns.time:
             column = pa.array(_window_days(column, self.request.time_window), pa.int32())
         if not pa.types.is_dictionary(column.type):
-            column = pc.dictionary_encode(column)
+            column = column.dictionary_encode()
         dictionary: list[object] = column.dictionary.to_pylist()
         is_time = name == self.request.columns.time
         values: list[str | None] = [_level_text(v, is_time) for v in dictionary]
-        indices = column.indices
-        codes = indices.fill_null(len(values)).to_numpy(zero_copy_only=False).astype(np.intp)
+        indices, valid = _buffer_values(column.indices)
+        codes = indices[kept].astype(np.intp)
+        if valid is not None:
+            codes[~valid[kept]] = len(values)
         values.append(None)
-        return codes[kept], values
+        return codes, values
 
     def merge(self, other: _Aggregator) -> None:
         """Add the sums of ``other`` (an aggregator of the same request over other batches)."""
@@ -475,11 +476,32 @@ def _overall_margin(edges: FloatArray, stats: FloatArray) -> Margin:
 
 def _floats(column: pa.Array) -> FloatArray:
     """Numbers as float64, with NaN for nulls (DuckDB's CAST AS DOUBLE)."""
-    # filling nulls in Arrow first is two orders of magnitude faster than to_numpy's own filling
-    if column.type != pa.float64():
-        column = pc.cast(column, pa.float64())
-    doubles = pc.fill_null(column, float("nan"))
-    return np.asarray(doubles.to_numpy(zero_copy_only=False), dtype=np.float64)
+    values, valid = _buffer_values(column)
+    if valid is None:
+        return values.astype(np.float64, copy=False)
+    doubles = values.astype(np.float64)
+    doubles[~valid] = np.nan
+    return doubles
+
+
+def _buffer_values(column: pa.Array) -> tuple[NDArray[np.generic], NDArray[np.bool_] | None]:
+    """A numeric Arrow array's values (a read-only view of its buffer, nulls left as they are)
+    and whether each is valid (None without nulls).
+
+    Reading the buffers directly is two orders of magnitude faster than ``to_numpy``'s own null
+    filling, and spares importing Arrow's compute module (and pandas, which its scalar
+    conversion imports) at start-up.
+    """
+    validity, data = column.buffers()[:2]
+    start, stop = column.offset, column.offset + len(column)
+    dtype = np.dtype(column.type.to_pandas_dtype())
+    if data is None or stop == 0:
+        return np.zeros(0, dtype=dtype), None
+    values = np.frombuffer(data, dtype=dtype, count=stop)[start:]
+    if not column.null_count or validity is None:
+        return values, None
+    bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=stop, bitorder="little")
+    return values, bits[start:].view(np.bool_)
 
 
 def _probability(values: FloatArray, scale: str) -> FloatArray:
@@ -513,6 +535,8 @@ def _window_days(column: pa.Array, window: str) -> pa.Array:
         column = column.cast(pa.timestamp(column.type.unit))
     if pa.types.is_date(column.type):
         column = column.cast(pa.timestamp("s"))
+    import pyarrow.compute as pc  # only for time windows
+
     start = pc.floor_temporal(column, unit=window, week_starts_monday=True)
     return start.cast(pa.date32()).cast(pa.int32())
 

@@ -1,0 +1,79 @@
+"""What `steward` imports at start-up: the engine only when evaluating, DuckDB only when needed.
+
+Each check runs in a fresh interpreter, since this test process has imported everything already.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from steward import cube
+from steward.synthetic import generate
+
+# runs the command line in-process, then prints which of the named modules were imported
+_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from steward.cli.main import app
+    try:
+        app(sys.argv[2:], prog_name="steward")
+    except SystemExit as stop:
+        assert not stop.code, stop.code
+    print(json.dumps({name: name in sys.modules for name in sys.argv[1].split(",")}))
+    """
+)
+
+
+def _imported(modules: str, *args: str) -> dict[str, bool]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, modules, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    imported: dict[str, bool] = json.loads(done.stdout.strip().splitlines()[-1])
+    return imported
+
+
+@pytest.fixture(scope="module")
+def parquet_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "predictions.parquet"
+    pq.write_table(generate(3_000, seed=5), path)
+    return path
+
+
+def test_evaluating_a_parquet_file_does_not_import_duckdb(parquet_file: Path) -> None:
+    args = ["evaluate", str(parquet_file), "--score", "risk_score", "--label", "deteriorated"]
+    args += ["--group", "sex", "--comparator", "clinician_estimate", "--bootstrap", "20", "-q"]
+    imported = _imported("duckdb,pandas,steward.evaluation.run", *args)
+    assert imported == {"duckdb": False, "pandas": False, "steward.evaluation.run": True}
+
+
+def test_evaluating_a_csv_file_still_uses_duckdb(parquet_file: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "predictions.csv"
+    pq.read_table(parquet_file, columns=["risk_score", "deteriorated"]).to_pandas().to_csv(
+        csv, index=False
+    )
+    args = ["evaluate", str(csv), "--score", "risk_score", "--label", "deteriorated", "-q"]
+    assert _imported("duckdb", *args, "--bootstrap", "0") == {"duckdb": True}
+
+
+def test_help_does_not_import_the_engine() -> None:
+    imported = _imported("numpy,pyarrow,duckdb,scipy", "evaluate", "--help")
+    assert not any(imported.values()), imported
+
+
+def test_the_cube_package_names_resolve_lazily() -> None:
+    for name in cube.__all__:
+        assert getattr(cube, name) is not None
+    assert cube.LevelCounts.__module__ == "steward.cube.model"
+    with pytest.raises(AttributeError):
+        _ = cube.not_a_name  # type: ignore[attr-defined]
