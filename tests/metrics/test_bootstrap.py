@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -246,6 +247,32 @@ def test_bootstrap_point_and_interval(counts: LevelCounts) -> None:
     assert result["brier"].ci_high == pytest.approx(float(high))
     assert result == bootstrap(counts, metrics, n_replicates=400, seed=11, chunk=33)
     assert result != bootstrap(counts, metrics, n_replicates=400, seed=12)
+
+
+def test_bootstrap_intervals_equal_each_statistics_own_percentile_interval(
+    counts: LevelCounts,
+) -> None:
+    # defined statistics share one quantile call, a sometimes-undefined one goes through
+    # bootstrap_ci: both must give exactly the interval of that statistic alone
+    def with_gaps(c: LevelCounts) -> dict[str, Array]:
+        values = metrics(c)
+        gappy = np.array(values["brier"], dtype=np.float64, copy=True)
+        gappy[np.asarray(c.n_pos.sum(-1)) % 7 == 0] = np.nan
+        return {**values, "gappy": gappy}
+
+    with pytest.warns(RuntimeWarning, match=r"^gappy: .* undefined"):
+        result = bootstrap(counts, with_gaps, n_replicates=300, method="poisson", seed=5)
+    reps = resample(counts, 300, "poisson", rng=np.random.default_rng(5))
+    for name, values in with_gaps(reps).items():
+        assert np.isnan(values).any() == (name == "gappy")
+        low, high = bootstrap_ci(values) if name != "gappy" else _quietly(values)
+        assert (result[name].ci_low, result[name].ci_high) == (float(low), float(high))
+
+
+def _quietly(values: Array) -> tuple[Array, Array]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return bootstrap_ci(values)
 
 
 def test_bootstrap_coarsens_replicates_but_not_the_point(rows: tuple[Array, Array]) -> None:

@@ -18,7 +18,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.metrics import roc_curve as sklearn_roc_curve
 
 from steward.cube import LevelCounts, Margin, PairedMargin, assign_bins, edges_with_thresholds
-from steward.metrics._counts import UndefinedMetricWarning
+from steward.metrics._counts import UndefinedMetricWarning, counts_at_edges
 from steward.metrics.discrimination import (
     auroc,
     auroc_binning_bound,
@@ -436,3 +436,18 @@ def test_delong_interval_covers_the_binned_auroc_at_the_nominal_rate() -> None:
         estimate = auroc(level_counts(*sample(2000, 0.1, 10_000 + seed), edges))
         covered += estimate.ci_low <= truth <= estimate.ci_high  # type: ignore[operator]
     assert 0.93 <= covered / replications <= 0.97
+
+
+def test_edge_counts_are_computed_once_per_counts_and_cannot_be_changed() -> None:
+    rng = np.random.default_rng(3)
+    p = rng.random(500)
+    counts = level_counts(p, (rng.random(500) < p).astype(float), EDGES)
+    shared = counts_at_edges(counts)
+    assert counts_at_edges(counts) is shared
+    for values in shared:
+        with pytest.raises(ValueError, match="read-only"):
+            values[0] = 1.0
+    # metrics reading them leave them as they were
+    before = [v.copy() for v in shared]
+    auroc(counts), average_precision(counts), roc_curve(counts)
+    assert all(np.array_equal(a, b) for a, b in zip(before, shared, strict=True))

@@ -98,7 +98,9 @@ def counts_at_edges(counts: LevelCounts) -> EdgeCounts:
     -------
     EdgeCounts
         ``fps`` and ``tps`` of shape ``(..., n_bins + 1)`` and ``thresholds`` of shape
-        ``(n_bins + 1,)`` starting at ``+inf``.
+        ``(n_bins + 1,)`` starting at ``+inf``; read-only, because they are computed once per
+        ``LevelCounts`` and shared by every metric of those counts (AUROC, average precision,
+        the threshold metrics of each threshold).
 
     Examples
     --------
@@ -109,10 +111,16 @@ def counts_at_edges(counts: LevelCounts) -> EdgeCounts:
     >>> fps.tolist(), tps.tolist(), thresholds.tolist()
     ([0.0, 1.0, 4.0], [0.0, 2.0, 2.0], [inf, 0.5, 0.0])
     """
+    return counts.derived("counts_at_edges", lambda: _counts_at_edges(counts))
+
+
+def _counts_at_edges(counts: LevelCounts) -> EdgeCounts:
     neg, pos = label_counts(counts)
     fps = _cumsum_descending(neg)
     tps = _cumsum_descending(pos)
     thresholds = np.concatenate([[np.inf], np.asarray(counts.edges, dtype=np.float64)[-2::-1]])
+    for shared in (fps, tps, thresholds):
+        shared.setflags(write=False)
     return EdgeCounts(fps, tps, thresholds)
 
 

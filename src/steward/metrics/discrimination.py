@@ -371,12 +371,14 @@ def average_precision_values(counts: LevelCounts) -> FloatArray:
     p = np.diff(tps, axis=-1)
     m = p + np.diff(fps, axis=-1)
     above = tps[..., :-1]
-    c = above + fps[..., :-1]
+    ranked = tps + fps  # rows above each edge: c of a bin, and c + m of the bin above it
+    c = ranked[..., :-1]
+    # psi(c + m + 1) of a bin is psi(c + 1) of the next (integer counts, so c + m is exact):
+    # one digamma per edge instead of two per bin
+    psi = np.asarray(digamma(ranked + 1.0), dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         beta = np.where(m > 1, (p - 1.0) / (m - 1.0), 0.0)
-        harmonic = np.asarray(digamma(c + m + 1.0), dtype=np.float64) - np.asarray(
-            digamma(c + 1.0), dtype=np.float64
-        )
+        harmonic = psi[..., 1:] - psi[..., :-1]
         per_bin = np.where(
             p > 0, p / m * (m * beta + (above + 1.0 - beta * (1.0 + c)) * harmonic), 0.0
         )

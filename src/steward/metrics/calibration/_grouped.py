@@ -160,17 +160,28 @@ def ece(counts: LevelCounts, n_groups: int = 10) -> float | FloatArray:
     """
     bins = labelled_bins(counts)
     _check_n_groups(n_groups)
-    groups = merge_bins(bins, counts.edges, uniform_group_edges(counts.edges, n_groups))
-    n = np.sum(groups.rows, axis=-1)
+    # only the three sums ECE reads are merged: it runs on every bootstrap replicate
+    neg, pos, sum_p = _merge_sums(
+        (bins.neg, bins.pos, bins.sum_p),
+        counts.edges,
+        uniform_group_edges(counts.edges, n_groups),
+    )
+    n = np.sum(neg + pos, axis=-1)
     warn_where(n == 0, "ECE is undefined without labelled rows")
-    gap = np.sum(np.abs(groups.pos - groups.sum_p), axis=-1)
+    gap = np.sum(np.abs(pos - sum_p), axis=-1)
     return as_result(safe_divide(gap, n))
 
 
 def merge_bins(bins: LabelledBins, edges: FloatArray, coarse: FloatArray) -> LabelledBins:
     """Sum adjacent bins into the ``coarse`` edges (a subset of ``edges``)."""
+    return LabelledBins(*_merge_sums(tuple(bins), edges, coarse))
+
+
+def _merge_sums(
+    sums: tuple[FloatArray, ...], edges: FloatArray, coarse: FloatArray
+) -> list[FloatArray]:
     starts = np.searchsorted(edges, coarse[:-1])
-    return LabelledBins(*(np.add.reduceat(field, starts, axis=-1) for field in bins))
+    return [np.add.reduceat(values, starts, axis=-1) for values in sums]
 
 
 def uniform_group_edges(edges: FloatArray, n_groups: int) -> FloatArray:
