@@ -157,7 +157,7 @@ def reference_cube(rows: Rows, request: CubeRequest) -> Cube:
         assert rows.patient is not None
         patients = [rows.patient[i] for i in kept]
         unique = sorted(set(patients))
-        weights = replicate_weights(unique, request.replicates)
+        weights = replicate_weights(unique, request.replicates, request.patient_buckets)
         row_weight = weights[[unique.index(x) for x in patients]]  # (row, r)
         stats = np.zeros((request.replicates, coarse.size - 1, 3, len(STATS)))
         per_row = row_stats(p)

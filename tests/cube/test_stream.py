@@ -151,8 +151,20 @@ def test_bad_values_and_other_inputs_go_to_the_sql_pass(tmp_path: Path) -> None:
         build_cube(bad_label, small_request())
     too_high = table.set_column(0, "score", pa.array([1.5] * table.num_rows))
     assert stream_cube(open_source(too_high), small_request()) is None
-    # patient replicates, opt-outs and CSV files are built by DuckDB
-    assert stream_cube(open_source(table), small_request(columns=FULL, replicates=2)) is None
+    # opt-outs, rows without a patient id when replicates are asked for, and CSV files are
+    # built by DuckDB
+    with_replicates = small_request(columns=FULL, replicates=2)
+    assert stream_cube(open_source(table), with_replicates) is not None
+    opted_out = small_request(columns=FULL, exclude_patients=frozenset({"0" * 64}))
+    assert stream_cube(open_source(table), opted_out) is None
+    no_patient = table.set_column(
+        table.schema.get_field_index("patient"),
+        "patient",
+        pa.array([None] * 5 + (rows.patient or [])[5:], pa.string()),
+    )
+    assert stream_cube(open_source(no_patient), with_replicates) is None
+    with pytest.raises(InputError, match="no patient id"):
+        build_cube(no_patient, with_replicates)
     path = tmp_path / "rows.csv"
     table.to_pandas().to_csv(path, index=False)
     assert stream_cube(open_source(str(path)), small_request()) is None

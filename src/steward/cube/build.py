@@ -3,8 +3,9 @@
 Parquet files and Arrow tables of plain types with valid values are aggregated by the numpy
 pass of :mod:`steward.cube.stream`. Everything else goes through DuckDB: rows are typed,
 checked and binned per row in SQL; one pass computes the overall, subgroup, intersection,
-time-window, comparator and patient margins together (steward.cube.plan writes it); the small
-result is densified into :class:`steward.cube.model.Cube` arrays in numpy.
+time-window, comparator and patient-bucket margins together (steward.cube.plan writes it);
+the small result is densified into :class:`steward.cube.model.Cube` arrays in numpy, and the
+bucket margin weighted into replicate cubes (steward.cube.replicates).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from steward.cube.model import (
     Level,
     Margin,
     PairedMargin,
-    ReplicateMargin,
     level_sort_key,
 )
 from steward.cube.plan import (
@@ -46,8 +46,13 @@ from steward.cube.plan import (
     part,
     plan_cube,
 )
+from steward.cube.replicates import (
+    PATIENT_BUCKETS,
+    bucket_weights,
+    patient_buckets,
+    replicate_margin,
+)
 from steward.cube.sources import DataLike, DataSource, locate_source, open_source
-from steward.cube.sql import replicate_weight_sql
 from steward.cube.stream import stream_cube
 from steward.errors import InputError
 
@@ -165,8 +170,6 @@ def _run(
         connection.register(OPT_OUT_TABLE, digests)
     query = plan.query(scan)
     patient = plan.find("patient")
-    # the replicate expansion gets the second half of the progress range
-    pass_share = 0.5 if patient is not None else 1.0
     try:
         if patient is not None:
             _execute(
@@ -174,14 +177,12 @@ def _run(
                 f"CREATE TEMP TABLE __cube AS {query}",
                 progress,
                 0.0,
-                pass_share,
+                1.0,
                 plan.scan_progress_share,
             )
             result = _arrow(connection, f"SELECT * FROM __cube WHERE __set <> {plan.mask(patient)}")
         else:
-            result = _execute(
-                connection, query, progress, 0.0, pass_share, plan.scan_progress_share
-            )
+            result = _execute(connection, query, progress, 0.0, 1.0, plan.scan_progress_share)
     except duckdb.Error as error:
         raise InputError(checks.read_failure(plan.source, error)) from None
     assert result is not None
@@ -198,9 +199,16 @@ def _run(
         raise InputError(" ".join(singles))
     if patient is None:
         return cube
-    expanded = _execute(connection, plan.replicate_query("__cube"), progress, pass_share, 1.0)
-    assert expanded is not None
-    return Cube(cube.margins, cube.paired, _replicate_margin(plan.request, expanded), cube.excluded)
+    buckets = _arrow(
+        connection,
+        f"SELECT * FROM __cube WHERE __set = {plan.mask(patient)} "
+        "AND __pb IS NOT NULL AND __ccell >= 0",
+    )
+    assert buckets is not None
+    replicates = replicate_margin(
+        _bucket_stats(plan.request, buckets), plan.request.coarse_edges, plan.request.replicates
+    )
+    return Cube(cube.margins, cube.paired, replicates, cube.excluded)
 
 
 def _execute(
@@ -358,24 +366,27 @@ def _paired_margin(plan: CubePlan, result: pa.Table, score: Margin) -> PairedMar
     return PairedMargin(request.columns.comparator, edges, edges, counts, score, comparator)
 
 
-def _replicate_margin(request: CubeRequest, table: pa.Table) -> ReplicateMargin:
-    edges = request.coarse_edges
-    stats = np.zeros((request.replicates, edges.size - 1, len(LABEL_AXIS), len(STATS)))
+def _bucket_stats(request: CubeRequest, table: pa.Table) -> FloatArray:
+    """``[stat, bucket, bin, label]`` sums of the (bucket, coarse cell) rows of the pass."""
+    bins = request.coarse_edges.size - 1
+    labels = len(LABEL_AXIS)
     cells = ints(table, "__ccell")
-    np.add.at(
-        stats,
-        (ints(table, "__r"), cells // LABEL_CODES, cells % LABEL_CODES),
-        _stats_matrix(table),
-    )
-    return ReplicateMargin(edges, stats)
+    # (bucket, cell) pairs are unique in a GROUP BY result, so plain assignment places them
+    flat = (ints(table, "__pb") * bins + cells // LABEL_CODES) * labels + cells % LABEL_CODES
+    stats = np.zeros((len(STATS), request.patient_buckets * bins * labels))
+    stats[:, flat] = _stats_matrix(table).T
+    return stats.reshape(len(STATS), request.patient_buckets, bins, labels)
 
 
-def replicate_weights(patients: Sequence[str], replicates: int) -> FloatArray:
+def replicate_weights(
+    patients: Sequence[str], replicates: int, buckets: int = PATIENT_BUCKETS
+) -> FloatArray:
     """Poisson(1) bootstrap weights ``w[i, r]`` of patient ``patients[i]`` in replicate ``r``.
 
-    The same DuckDB expression weights the replicate cubes of :func:`build_cube`: the weight is
-    the Poisson(1) quantile at ``hash(patient, r) / 2**64``, so it depends only on the patient
-    identifier (as text) and ``r``, and cubes of disjoint patients merge by addition.
+    The weights the replicate cubes of :func:`build_cube` give every row of the patient: the
+    weight of the patient's bucket (``hash`` of the identifier as text, see
+    :mod:`steward.cube.replicates`), so it depends only on the identifier and ``r``, and cubes
+    of disjoint patients merge by addition.
 
     Examples
     --------
@@ -383,26 +394,8 @@ def replicate_weights(patients: Sequence[str], replicates: int) -> FloatArray:
     >>> w.shape, bool((w == replicate_weights(["a", "b"], 3)).all())
     ((2, 3), True)
     """
-    import duckdb
-
-    connection = duckdb.connect()
-    try:
-        ids = pa.table(
-            {"__i": np.arange(len(patients)), "__pid": pa.array(list(patients), pa.string())}
-        )
-        connection.register("__patients", ids)
-        weight = replicate_weight_sql("__pid", "__r")
-        table = _arrow(
-            connection,
-            f"SELECT __i, __r, {weight} AS __w FROM __patients "
-            f"CROSS JOIN (SELECT range AS __r FROM range({int(replicates)}))",
-        )
-        assert table is not None
-    finally:
-        connection.close()
-    weights = np.zeros((len(patients), replicates))
-    weights[ints(table, "__i"), ints(table, "__r")] = table["__w"].to_numpy()
-    return weights
+    bucket = patient_buckets(pa.array(list(patients), pa.string()), buckets)
+    return bucket_weights(replicates, buckets)[:, bucket].T.copy()
 
 
 __all__ = [

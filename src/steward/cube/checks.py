@@ -104,7 +104,7 @@ def _missing_patients(connection: duckdb.DuckDBPyConnection, plan: CubePlan) -> 
     assert grouping is not None
     rows = connection.execute(
         f"SELECT sum(__n) FROM __cube WHERE __set = {plan.mask(grouping)} "
-        "AND __pid IS NULL AND __ccell IS NOT NULL"
+        "AND __pb IS NULL AND __ccell IS NOT NULL"
     ).fetchall()
     return int(rows[0][0] or 0)
 

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from steward.cube.bins import COARSE_BINS, FINE_BINS, LOGIT_PAIR_BINS, edges_with_thresholds
 from steward.cube.model import STATS, FloatArray
+from steward.cube.replicates import PATIENT_BUCKETS, patient_bucket_sql
 from steward.cube.sources import ColumnMap, DataSource, ScoreScale
 from steward.cube.sql import (
     P_CLIP,
@@ -26,7 +27,6 @@ from steward.cube.sql import (
     number_sql,
     probability_sql,
     quote,
-    replicate_weight_sql,
     score_code_sql,
     time_window_sql,
     uniform_bin_sql,
@@ -59,6 +59,9 @@ class CubeRequest:
     replicates : int
         Number of patient-clustered Poisson(1) bootstrap replicate cubes (needs
         ``columns.patient``); 0 builds none.
+    patient_buckets : int
+        Buckets patients are hashed into for the replicates (a power of two from 2 to 2**20);
+        every row of a bucket gets the same weight (see :mod:`steward.cube.replicates`).
     exclude_patients : frozenset of str
         SHA-256 hex digests of patient identifiers (as text, trimmed) whose rows are left out
         of every margin and counted in ``excluded["opted_out"]`` (needs ``columns.patient``).
@@ -74,6 +77,7 @@ class CubeRequest:
     time_window: TimeWindow = "month"
     replicates: int = 0
     exclude_patients: frozenset[str] = frozenset()
+    patient_buckets: int = PATIENT_BUCKETS
 
     @property
     def fine_edges(self) -> FloatArray:
@@ -104,6 +108,12 @@ class CubeRequest:
             raise InputError(f"Unknown time window {self.time_window!r}: use day, week or month.")
         if self.replicates < 0:
             raise InputError("The number of bootstrap replicates cannot be negative.")
+        buckets = self.patient_buckets
+        if not 2 <= buckets <= 1 << 20 or buckets & (buckets - 1):
+            raise InputError(
+                f"The number of patient buckets must be a power of two from 2 to 1,048,576; "
+                f"got {buckets}."
+            )
         if self.replicates and cols.patient is None:
             raise InputError(
                 "Patient-clustered bootstrap replicates need a patient column: name the column "
@@ -156,7 +166,8 @@ class CubePlan:
     """The SQL of one cube pass over one source, and how to read its result.
 
     The pass streams one scan of the source to three aggregations: GROUPING SETS of the
-    overall, subgroup, intersection, time and patient margins (score statistics), and, with a
+    overall, subgroup, intersection, time and patient-bucket margins (score statistics; see
+    :mod:`steward.cube.replicates`), and, with a
     comparator, a GROUP BY of the comparator's statistics and one of the 2-D paired counts.
     Cells are keyed by an integer ``bin * 4 + label`` so every grouping hashes few columns.
     """
@@ -208,6 +219,9 @@ class CubePlan:
             typed.append(f"{window} AS __t")
         if cols.patient is not None:
             typed.append(f"CAST({quote(cols.patient)} AS VARCHAR) AS __pid")
+            if req.replicates:
+                bucket = patient_bucket_sql(quote(cols.patient), req.patient_buckets)
+                typed.append(f"{bucket} AS __pb")
         scale, thresholds = req.score_scale, req.thresholds
         fine, coarse = req.fine_bins, req.coarse_bins
         score = [
@@ -314,23 +328,8 @@ class CubePlan:
             )
         return f"WITH __rows AS ({self.rows_sql(scan)}) " + " UNION ALL ".join(parts)
 
-    def replicate_query(self, table: str) -> str:
-        """Expand the (patient, bin, label) cells into Poisson-weighted replicate sums."""
-        patient = self.find("patient")
-        assert patient is not None
-        weight = replicate_weight_sql("__pid", "__r")
-        stats = ["__n", *[f"__s{i}" for i in range(1, len(STATS))]]
-        weighted = ", ".join(f"sum(__w * {s}) AS {s}" for s in stats)
-        return (
-            f"SELECT __r, __ccell, {weighted} FROM ("
-            f"SELECT *, {weight} AS __w FROM {table} "
-            f"CROSS JOIN (SELECT range AS __r FROM range({self.request.replicates})) "
-            f"WHERE __set = {self.mask(patient)} AND __ccell IS NOT NULL"
-            ") WHERE __w > 0 GROUP BY __r, __ccell"
-        )
 
-
-_NULL_KEY = {"__t": "INTEGER", "__fcell": "BIGINT", "__ccell": "BIGINT"}
+_NULL_KEY = {"__t": "INTEGER", "__pb": "INTEGER", "__fcell": "BIGINT", "__ccell": "BIGINT"}
 
 
 def _clipped(value: str) -> str:
@@ -362,7 +361,7 @@ def plan_cube(source: DataSource, request: CubeRequest) -> CubePlan:
     if cols.time is not None:
         sets.append(GroupingSet("margin", ("__t", "__ccell"), (cols.time,)))
     if request.replicates:
-        sets.append(GroupingSet("patient", ("__pid", "__ccell")))
+        sets.append(GroupingSet("patient", ("__pb", "__ccell")))
     key_columns = tuple(dict.fromkeys(k for s in sets for k in s.keys))
     text = [cols.score, cols.label, *cols.groups]
     text += [c for c in (cols.comparator, cols.patient) if c is not None]

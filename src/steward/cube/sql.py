@@ -6,7 +6,6 @@ Every expression here is plain SQL that DuckDB runs; the bin expressions reprodu
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -220,29 +219,3 @@ class LogitBinning:
         binned = f"{count}{_count_at_or_below(value, extra)}"
         # the estimate is not NULL for a NULL value (greatest/least skip NULLs)
         return f"(CASE WHEN {value} IS NOT NULL THEN {binned} END)"
-
-
-def poisson_weight_sql(uniform: str, max_count: int = 20) -> str:
-    """A Poisson(1) draw by inverting its CDF at ``uniform`` (a value in [0, 1))."""
-    cdf = 0.0
-    term = math.exp(-1.0)
-    cases = []
-    for k in range(max_count):
-        cdf += term
-        term /= k + 1
-        cases.append(f"WHEN {uniform} < {cdf!r} THEN {k}")
-        if cdf >= 1.0:
-            break
-    return f"CASE {' '.join(cases)} ELSE {len(cases)} END"
-
-
-def replicate_weight_sql(patient: str, replicate: str) -> str:
-    """Poisson(1) bootstrap weight of a patient in a replicate, from ``hash(hash(patient, r))``.
-
-    ``patient`` must be VARCHAR and ``replicate`` BIGINT so that the same patient gets the same
-    weights whatever type the source file stores identifiers in.
-    """
-    # hash(a, b) combines the two hashes with a cheap mix, which leaves the draws of one patient
-    # correlated across replicates; hashing the combined hash again decorrelates them
-    uniform = f"(CAST(hash(hash({patient}, {replicate})) AS DOUBLE) / 18446744073709551616.0)"
-    return poisson_weight_sql(uniform)

@@ -2,8 +2,8 @@
 
 Parquet files and Arrow tables of plain column types are aggregated here, batch by batch in
 bounded memory; :func:`stream_cube` returns None for anything else (CSV text, other types,
-invalid values, opt-outs, patient replicates), and the DuckDB pass of :mod:`steward.cube.build`
-takes over, which also names the rows at fault. Both passes build the same cube.
+invalid values, opt-outs), and the DuckDB pass of :mod:`steward.cube.build` takes over, which
+also names the rows at fault. Both passes build the same cube.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from steward.cube.model import (
     level_sort_key,
 )
 from steward.cube.plan import CubeRequest
+from steward.cube.replicates import BucketSums, PatientHasher, replicate_margin
 from steward.cube.sources import DataSource
 from steward.cube.sql import P_CLIP, LogitBinning
 
@@ -67,11 +68,12 @@ def stream_cube(
     """The cube of ``source`` from one streaming numpy pass, or None if the DuckDB pass must run.
 
     None is returned, after reading at most until the first problem, for: CSV files, pandas
-    frames and record-batch readers; opted-out patients or patient replicates; a column type
-    other than numbers for score, comparator and label (or booleans for the label), text,
-    dictionary text or integers for groups, and dates or timestamps for time; and for data the
-    DuckDB pass refuses (a score outside the scale, a label other than 0/1, no rows, no scores,
-    a group column with one level), so that its message names the rows.
+    frames and record-batch readers; opted-out patients; a column type other than numbers for
+    score, comparator and label (or booleans for the label), text, dictionary text or integers
+    for groups and the patient, and dates or timestamps for time; and for data the DuckDB pass
+    refuses (a score outside the scale, a label other than 0/1, a row with a score and no
+    patient id when replicates are asked for, no rows, no scores, a group column with one
+    level), so that its message names the rows.
     """
     request.validate()
     try:
@@ -80,18 +82,33 @@ def stream_cube(
             return None
         feed = _Feed(batches, total, progress)
         workers = max(1, min(WORKERS, os.cpu_count() or 1))
-        if workers == 1:
-            return feed.drain(_Aggregator(request)).cube()
-        # numpy releases the GIL in bincount and the ufuncs, so batches aggregate in parallel
-        with ThreadPoolExecutor(workers, thread_name_prefix="cube") as pool:
-            parts = [pool.submit(feed.drain, _Aggregator(request)) for _ in range(workers)]
-            aggregators = [part.result() for part in parts]
+        # one bucket cube for all workers: it is the largest array of the pass
+        buckets = _bucket_sums(request)
+        aggregators = [_Aggregator(request, buckets) for _ in range(workers)]
+        try:
+            if workers == 1:
+                return feed.drain(aggregators[0]).cube()
+            # numpy releases the GIL in bincount and the ufuncs, so batches aggregate in
+            # parallel
+            with ThreadPoolExecutor(workers, thread_name_prefix="cube") as pool:
+                parts = [pool.submit(feed.drain, aggregator) for aggregator in aggregators]
+                for part in parts:
+                    part.result()
+        finally:
+            for aggregator in aggregators:
+                aggregator.close()
         first = aggregators[0]
         for other in aggregators[1:]:
             first.merge(other)
         return first.cube()
     except _DeclinedError:
         return None
+
+
+def _bucket_sums(request: CubeRequest) -> BucketSums | None:
+    if not request.replicates:
+        return None
+    return BucketSums(request.patient_buckets, request.coarse_edges.size - 1)
 
 
 class _Feed:
@@ -132,13 +149,14 @@ class _Feed:
 
 def _open(source: DataSource, request: CubeRequest) -> tuple[Iterator[pa.RecordBatch] | None, int]:
     cols = request.columns
-    if request.exclude_patients or request.replicates:
+    if request.exclude_patients:
         return None, 0
-    names = list(dict.fromkeys(n for n in cols.used() if n != cols.patient))
+    names = list(dict.fromkeys(n for n in cols.used() if n != cols.patient or request.replicates))
     if source.kind == "parquet" and source.path is not None:
         schema = pq.read_schema(source.path)
         _check_types(schema, request, names)
-        text = [n for n in names if pa.types.is_string(schema.field(n).type)]
+        # patient ids are nearly all distinct: a dictionary would only add a copy
+        text = [n for n in names if pa.types.is_string(schema.field(n).type) and n != cols.patient]
         # pre-buffering keeps every row group's column chunks cached until the reader closes,
         # so memory would grow with the file (1 GB more at 100M rows); without it, it stays flat
         reader = pq.ParquetFile(source.path, read_dictionary=text, pre_buffer=False)
@@ -163,6 +181,8 @@ def _check_types(schema: pa.Schema, request: CubeRequest, names: list[str]) -> N
     fits = all(_is_number(kinds[n]) for n in numeric)
     fits &= _is_number(kinds[cols.label]) or pa.types.is_boolean(kinds[cols.label])
     fits &= all(_is_group(kinds[g]) for g in cols.groups)
+    if request.replicates and cols.patient is not None:
+        fits &= _is_group(kinds[cols.patient])
     if cols.time is not None:
         kind = kinds[cols.time]
         fits &= pa.types.is_timestamp(kind) or pa.types.is_date(kind)
@@ -315,8 +335,10 @@ class _LevelMargin:
 class _Aggregator:
     """Running cell sums of every margin of one request."""
 
-    def __init__(self, request: CubeRequest) -> None:
+    def __init__(self, request: CubeRequest, buckets: BucketSums | None = None) -> None:
         self.request = request
+        self.buckets = buckets
+        self.hasher = PatientHasher(buckets.buckets) if buckets is not None else None
         cols = request.columns
         self.fine = request.fine_edges
         self.coarse = request.coarse_edges
@@ -368,6 +390,11 @@ class _Aggregator:
             margin.add(codes, values, coarse_keys, terms)
         if cols.comparator is not None:
             self._add_comparator(p[paired], terms[_Z][paired], c, labels[paired])
+        if self.buckets is not None and self.hasher is not None and cols.patient is not None:
+            bucket = self.hasher(batch.column(cols.patient))[kept]
+            if np.any(bucket < 0):
+                raise _DeclinedError  # a row with a score has no patient id
+            self.buckets.add(bucket, coarse_keys, terms)
 
     def _add_comparator(
         self, p: FloatArray, z_p: FloatArray, c: FloatArray, labels: IntArray
@@ -422,6 +449,10 @@ class _Aggregator:
         values.append(None)
         return codes, values
 
+    def close(self) -> None:
+        if self.hasher is not None:
+            self.hasher.close()
+
     def merge(self, other: _Aggregator) -> None:
         """Add the sums of ``other`` (an aggregator of the same request over other batches)."""
         self.overall += other.overall
@@ -456,7 +487,12 @@ class _Aggregator:
             paired = PairedMargin(
                 cols.comparator, self.pair_edges, self.pair_edges, counts, score, comparator
             )
-        return Cube(margins, paired, None, {"missing_score": self.missing})
+        replicates = None
+        if self.buckets is not None:
+            replicates = replicate_margin(
+                self.buckets.stats(), self.coarse, self.request.replicates
+            )
+        return Cube(margins, paired, replicates, {"missing_score": self.missing})
 
 
 def _add_rows(array: FloatArray, rows: list[int], values: FloatArray) -> None:
