@@ -180,8 +180,8 @@ class ReplicateMargin:
     """Patient-clustered bootstrap replicates of the overall margin.
 
     ``stats[r, bin, label, stat]`` weights every row of a patient by the same Poisson(1) draw,
-    derived from ``hash(patient_id, r)`` (docs/methods.md section 2), so replicates of two sites
-    merge by addition.
+    that of the patient's bucket (``hash(patient_id)``, see :mod:`steward.cube.replicates` and
+    docs/methods.md), so replicates of two sites merge by addition.
     """
 
     edges: FloatArray
