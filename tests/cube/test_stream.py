@@ -16,7 +16,7 @@ from steward.cube import assign_bins, edges_with_thresholds
 from steward.cube.build import CubeRequest, build_cube
 from steward.cube.sources import ColumnMap, open_source
 from steward.cube.sql import LogitBinning
-from steward.cube.stream import logit_bins, stream_cube, uniform_bins
+from steward.cube.stream import fine_and_coarse_bins, logit_bins, stream_cube, uniform_bins
 from steward.errors import InputError
 
 from ._reference import assert_cubes_equal, reference_cube
@@ -54,6 +54,23 @@ def test_uniform_bins_equal_assign_bins_on_and_around_every_edge(
     probes = _edge_probes(edges)
     got = uniform_bins(probes, n_bins, thresholds)
     np.testing.assert_array_equal(got, assign_bins(probes, edges))
+
+
+@pytest.mark.parametrize(
+    ("fine", "coarse", "thresholds"),
+    [(20_000, 1_000, (0.1, 0.2)), (20_000, 1_000, (0.123, 0.5005)), (300, 7, (0.29,))],
+)
+def test_fine_and_coarse_bins_equal_assign_bins_at_both_resolutions(
+    fine: int, coarse: int, thresholds: tuple[float, ...]
+) -> None:
+    # probes on and around the edges of both grids, so coarse bins derived from fine ones are
+    # checked exactly where rounding could move a row
+    fine_edges = edges_with_thresholds(fine, thresholds)
+    coarse_edges = edges_with_thresholds(coarse, thresholds)
+    probes = np.concatenate([_edge_probes(fine_edges), _edge_probes(coarse_edges)])
+    got_fine, got_coarse = fine_and_coarse_bins(probes, fine, coarse, thresholds)
+    np.testing.assert_array_equal(got_fine, assign_bins(probes, fine_edges))
+    np.testing.assert_array_equal(got_coarse, assign_bins(probes, coarse_edges))
 
 
 @pytest.mark.parametrize(("n_bins", "thresholds"), [(256, ()), (256, (0.1, 0.2)), (12, (0.5,))])

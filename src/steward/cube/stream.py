@@ -9,6 +9,7 @@ also names the rows at fault. Both passes build the same cube.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import math
 import os
@@ -49,6 +50,8 @@ WORKERS = 2
 IntArray = NDArray[np.intp]
 ProgressCallback = Callable[[float], None]
 _LABELS = len(LABEL_AXIS)
+#: Per-row terms of :func:`_row_sums` (every statistic but the count).
+_TERMS = len(STATS) - 1
 #: Position of logit p among the per-row terms of :func:`_row_sums`.
 _Z = 4
 _EPOCH = dt.date(1970, 1, 1)
@@ -208,15 +211,57 @@ def uniform_bins(p: FloatArray, n_bins: int, thresholds: tuple[float, ...]) -> I
     in ``uniform_edges``), ``p = 1`` joins the last bin, and every inserted threshold shifts the
     bins at and above it by one. The SQL pass computes the same expression.
     """
-    k = np.floor(p * float(n_bins))
-    bins = k.astype(np.intp)
-    bins -= k / n_bins > p
-    bins += (k + 1.0) / n_bins <= p
-    bins -= p >= 1.0
-    existing = set(uniform_edges(n_bins).tolist())
-    for t in sorted({float(t) for t in thresholds} - existing):
-        bins += p >= t
+    bins = _uniform_index(p, n_bins)
+    _shift_at_thresholds(bins, p, n_bins, thresholds)
     return bins
+
+
+def fine_and_coarse_bins(
+    p: FloatArray, fine_bins: int, coarse_bins: int, thresholds: tuple[float, ...]
+) -> tuple[IntArray, IntArray]:
+    """``uniform_bins`` of ``p`` at both resolutions, sharing the work when they nest.
+
+    When ``coarse_bins`` divides ``fine_bins`` (20,000 and 1,000 by default) the coarse uniform
+    bin is the fine one divided by the ratio ``r``: coarse edge ``j / K`` and fine edge
+    ``j r / (r K)`` are the same double (both are the correctly rounded value of one rational),
+    so the exact comparisons of :func:`uniform_bins` put every row in the same bin.
+    """
+    fine = _uniform_index(p, fine_bins)
+    if fine_bins % coarse_bins == 0:
+        coarse = fine // (fine_bins // coarse_bins)
+    else:
+        coarse = _uniform_index(p, coarse_bins)
+    _shift_at_thresholds(fine, p, fine_bins, thresholds)
+    _shift_at_thresholds(coarse, p, coarse_bins, thresholds)
+    return fine, coarse
+
+
+def _uniform_index(p: FloatArray, n_bins: int) -> IntArray:
+    """The bin of ``p`` among ``uniform_edges(n_bins)`` (thresholds not inserted)."""
+    k = p * float(n_bins)
+    np.floor(k, out=k)
+    bins = k.astype(np.intp)
+    edge = k / n_bins
+    bins -= edge > p
+    k += 1.0
+    np.divide(k, n_bins, out=edge)
+    bins += edge <= p
+    bins -= p >= 1.0
+    return bins
+
+
+def _shift_at_thresholds(
+    bins: IntArray, p: FloatArray, n_bins: int, thresholds: tuple[float, ...]
+) -> None:
+    """Shift, in place, the bins at and above each threshold that is not already an edge."""
+    for t in sorted({float(t) for t in thresholds} - _uniform_edge_set(n_bins)):
+        bins += p >= t
+
+
+@functools.cache
+def _uniform_edge_set(n_bins: int) -> frozenset[float]:
+    # built once per grid: a set of 20,001 edges took longer than binning a batch's rows
+    return frozenset(uniform_edges(n_bins).tolist())
 
 
 def logit_bins(p: FloatArray, z: FloatArray, binning: LogitBinning) -> IntArray:
@@ -247,13 +292,25 @@ def logit_bins(p: FloatArray, z: FloatArray, binning: LogitBinning) -> IntArray:
     return count
 
 
-def _row_sums(p: FloatArray) -> list[FloatArray]:
-    """Per-row terms of the sums in STATS order after ``n`` (see steward.cube.plan._sums)."""
-    clipped = np.clip(p, P_CLIP, 1.0 - P_CLIP)
-    logp = np.log(clipped)
-    log1mp = np.log(1.0 - clipped)
-    z = logp - log1mp
-    return [p, p * p, logp, log1mp, z, z * z, p * z]
+def _row_sums(p: FloatArray, workspace: FloatArray | None = None) -> list[FloatArray]:
+    """Per-row terms of the sums in STATS order after ``n`` (see steward.cube.plan._sums).
+
+    The terms after ``p`` are written into ``workspace`` (shape ``(6, >= p.size)``) when given:
+    an aggregator reuses one for every batch, because fresh arrays of this size come from the
+    operating system page by page, and the page faults cost more than the logarithms.
+    """
+    if workspace is None or workspace.shape[1] < p.size:
+        workspace = np.empty((_TERMS - 1, p.size))
+    p2, logp, log1mp, z, z2, pz = (row[: p.size] for row in workspace)
+    np.multiply(p, p, out=p2)
+    np.clip(p, P_CLIP, 1.0 - P_CLIP, out=logp)  # the clipped scores, logged in place below
+    np.subtract(1.0, logp, out=log1mp)
+    np.log(log1mp, out=log1mp)
+    np.log(logp, out=logp)
+    np.subtract(logp, log1mp, out=z)
+    np.multiply(z, z, out=z2)
+    np.multiply(p, z, out=pz)
+    return [p, p2, logp, log1mp, z, z2, pz]
 
 
 def _accumulate(target: FloatArray, keys: IntArray, terms: list[FloatArray]) -> None:
@@ -357,6 +414,9 @@ class _Aggregator:
         n_pair = self.pair_edges.size - 1
         self.comparator = np.zeros((len(STATS), self.n_fine * _LABELS))
         self.pairs = np.zeros(n_pair * n_pair * _LABELS)
+        # row terms of the score and of the comparator, reused batch after batch
+        self.score_terms = np.empty((_TERMS - 1, BATCH_ROWS))
+        self.comparator_terms = np.empty((_TERMS - 1, BATCH_ROWS))
 
     def add(self, batch: pa.RecordBatch) -> None:
         request, cols = self.request, self.request.columns
@@ -380,11 +440,18 @@ class _Aggregator:
             c_kept = c_all[kept]
             paired = ~np.isnan(c_kept)
             c = c_kept[paired]
-        terms = _row_sums(p)
-        fine_bins = uniform_bins(p, request.fine_bins, request.thresholds)
-        keys = (fine_bins * 2 + paired) * _LABELS + labels
+        terms = _row_sums(p, self.score_terms)
+        keys, coarse_keys = fine_and_coarse_bins(
+            p, request.fine_bins, request.coarse_bins, request.thresholds
+        )
+        # cell keys built in place: (fine bin * 2 + paired) * 3 + label, coarse bin * 3 + label
+        keys *= 2
+        keys += paired
+        keys *= _LABELS
+        keys += labels
         _accumulate(self.overall, keys, terms)
-        coarse_keys = uniform_bins(p, request.coarse_bins, request.thresholds) * _LABELS + labels
+        coarse_keys *= _LABELS
+        coarse_keys += labels
         for dims, margin in self.margins.items():
             codes, values = self._levels(batch, dims, kept)
             margin.add(codes, values, coarse_keys, terms)
@@ -401,7 +468,7 @@ class _Aggregator:
     ) -> None:
         thresholds = self.request.thresholds
         keys = uniform_bins(c, self.request.fine_bins, thresholds) * _LABELS + labels
-        terms = _row_sums(c)
+        terms = _row_sums(c, self.comparator_terms)
         _accumulate(self.comparator, keys, terms)
         binning = self.request.pair_binning
         n_pair = self.pair_edges.size - 1
