@@ -18,7 +18,7 @@ from steward.cube import CubeRequest, build_cube
 from steward.cube.model import Cube, Margin
 from steward.cube.sources import ColumnMap
 from steward.db.session import StewardSession, unit_of_work
-from steward.surveillance.cells import window_start
+from steward.surveillance.cells import WINDOW_BINS, window_start
 from steward.surveillance.ingest import close_windows, ingest_outcomes, ingest_predictions
 from steward.surveillance.linkage import OutcomeDefinition, label_of
 from steward.surveillance.rows import OutcomeRow, PredictionRow
@@ -116,8 +116,8 @@ def _from_scratch(data: Events, grain: str, with_groups: bool) -> Cube:
     request = CubeRequest(
         columns,
         (THRESHOLD,),
-        fine_bins=1000,
-        coarse_bins=1000,
+        fine_bins=WINDOW_BINS,
+        coarse_bins=WINDOW_BINS,
         time_window=grain,  # type: ignore[arg-type]
     )
     return build_cube(table, request)
