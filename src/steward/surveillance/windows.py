@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-from sqlalchemy import select
+import pyarrow as pa
+from numpy.typing import NDArray
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session
 
 from steward.cube.model import LABEL_AXIS, STATS, Cube, FloatArray, Level, Margin, level_sort_key
@@ -52,7 +54,7 @@ def window_cubes(
     """One cube per window with data in ``[start, end)``, keyed by the window's first day.
 
     Each cube has the overall margin ``()`` and one margin per subgroup attribute of the
-    deployment, all at the deployment's edges (coarse bins plus thresholds); rows without a
+    deployment, all at the deployment's edges (window bins plus thresholds); rows without a
     value for an attribute are its ``None`` level. Labels: negative, positive, unlabelled (window
     still open). The metrics of ``steward.metrics`` read these cubes as they read evaluation
     cubes.
@@ -60,34 +62,94 @@ def window_cubes(
     _check_grain(grain)
     config = _config(session, deployment_id)
     edges = score_edges(config.thresholds)
-    shape = (edges.size - 1, len(LABEL_AXIS), len(STATS))
-    cells: dict[date, dict[str, dict[Level, FloatArray]]] = defaultdict(lambda: defaultdict(dict))
-    table = ScoreCell.__table__
-    columns = [table.c[name] for name in STATS]
-    rows = session.execute(
-        select(
-            table.c.window_start, table.c.dim, table.c.level, table.c.bin, table.c.label, *columns
-        ).where(
-            table.c.deployment_id == deployment_id,
-            table.c.grain == grain,
-            table.c.window_start >= start,
-            table.c.window_start < end,
-        )
-    )
-    for window, dim, level, bin_, label, *stats in rows:
-        key: Level = () if dim == OVERALL else (_level(level),)
-        by_level = cells[window][dim]
-        if key not in by_level:
-            by_level[key] = np.zeros(shape)
-        by_level[key][bin_, label] = stats
+    cells = _score_cells(session, deployment_id, grain, (start, end), edges.size - 1)
+    if cells is None:
+        return {}
     cubes: dict[date, Cube] = {}
-    for window in sorted(cells):
-        overall: dict[Level, FloatArray] = cells[window].get(OVERALL) or {(): np.zeros(shape)}
-        margins: dict[tuple[str, ...], Margin] = {(): _margin((), edges, overall)}
-        for dim in config.subgroups:
-            margins[(dim,)] = _margin((dim,), edges, cells[window].get(dim, {}))
+    for w, window in enumerate(cells.windows):
+        margins: dict[tuple[str, ...], Margin] = {}
+        for dim in (OVERALL, *config.subgroups):
+            dims: tuple[str, ...] = () if dim == OVERALL else (dim,)
+            levels, stats = cells.margin(w, dim)
+            if dim == OVERALL and not levels:
+                levels, stats = [()], np.zeros((1, *cells.stats.shape[1:]))
+            margins[dims] = Margin(dims, tuple(levels), edges, stats)
         cubes[window] = Cube(margins)
     return cubes
+
+
+@dataclass(frozen=True)
+class _ScoreCells:
+    """The score cells of a range of windows as arrays: ``stats[g]`` is the (bin, label, STATS)
+    block of group ``g``, the cells of one window, subgroup dimension and level."""
+
+    windows: list[date]
+    stats: FloatArray
+    group_window: NDArray[np.int64]
+    group_dim: NDArray[np.object_]
+    group_level: NDArray[np.object_]
+
+    def margin(self, window: int, dim: str) -> tuple[list[Level], FloatArray]:
+        """The levels (in margin order) and their stats of one window's margin of ``dim``."""
+        groups = np.flatnonzero((self.group_window == window) & (self.group_dim == dim))
+        keyed = [
+            (() if dim == OVERALL else (_level(str(self.group_level[g])),), int(g)) for g in groups
+        ]
+        keyed.sort(key=lambda item: level_sort_key(item[0]))
+        return [k for k, _ in keyed], self.stats[[g for _, g in keyed]]
+
+
+def _score_cells(
+    session: Session,
+    deployment_id: uuid.UUID,
+    grain: str,
+    between: tuple[date, date],
+    n_bins: int,
+) -> _ScoreCells | None:
+    """Read the cells column by column and place them with numpy: a monitor run reads every
+    daily window of the history, often hundreds of thousands of cells."""
+    table = ScoreCell.__table__
+    statement = select(
+        # the window as its text form on SQLite (no per-row date parsing; numpy reads both)
+        type_coerce(table.c.window_start, String()),
+        table.c.dim,
+        table.c.level,
+        table.c.bin,
+        table.c.label,
+        *(table.c[name] for name in STATS),
+    ).where(
+        table.c.deployment_id == deployment_id,
+        table.c.grain == grain,
+        table.c.window_start >= between[0],
+        table.c.window_start < between[1],
+    )
+    rows = session.execute(statement).all()
+    if not rows:
+        return None
+    columns = list(zip(*rows, strict=True))
+    days = np.array(columns[0], dtype="datetime64[D]")
+    windows, window_codes = np.unique(days, return_inverse=True)
+    names = pa.array(columns[1], pa.string()).dictionary_encode()
+    levels = pa.array(columns[2], pa.string()).dictionary_encode()
+    dim_codes = np.asarray(names.indices, np.int64)
+    level_codes = np.asarray(levels.indices, np.int64)
+    spans = (len(names.dictionary), len(levels.dictionary))
+    packed = (window_codes.reshape(-1) * spans[0] + dim_codes) * spans[1] + level_codes
+    keys, group = np.unique(packed, return_inverse=True)
+    stats = np.zeros((keys.size, n_bins, len(LABEL_AXIS), len(STATS)))
+    values = np.column_stack([np.asarray(c, np.float64) for c in columns[5:]])
+    bins = np.asarray(columns[3], np.int64)
+    labels = np.asarray(columns[4], np.int64)
+    stats[group.reshape(-1), bins, labels] = values
+    level_of = np.asarray(levels.dictionary.to_pylist(), dtype=object)
+    dim_of = np.asarray(names.dictionary.to_pylist(), dtype=object)
+    return _ScoreCells(
+        windows=[d.item() for d in windows.astype("datetime64[D]")],
+        stats=stats,
+        group_window=keys // (spans[0] * spans[1]),
+        group_dim=dim_of[(keys // spans[1]) % spans[0]],
+        group_level=level_of[keys % spans[1]],
+    )
 
 
 def empty_cube(session: Session, deployment_id: uuid.UUID) -> Cube:
