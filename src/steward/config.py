@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     cds_token_lifetime_seconds: int = 300
     cds_jku_cache_seconds: int = 300
     cds_discovery_requires_jwt: bool = False
+    # dev only: each hook call pauses this long between reading its tool's state and calling the
+    # supplier, widening the window a busy server opens (the suspension tests use it)
+    cds_pause_before_supplier_seconds: float = Field(default=0.0, ge=0, le=10)
 
     @field_validator("cds_algorithms")
     @classmethod

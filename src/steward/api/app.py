@@ -29,8 +29,7 @@ from steward.api.routes import (
 )
 from steward.config import Settings, load_settings
 from steward.db.engine import make_engine
-from steward.db.session import StewardSession, session_factory
-from steward.integration.cdshooks import gate
+from steward.db.session import session_factory
 from steward.integration.cdshooks.gateway import Gateway
 from steward.web.app import install_web
 
@@ -42,7 +41,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or load_settings()
     engine = engine or make_engine(settings.resolved_database_url)
     gateway = Gateway(settings, engine)
-    gate.install(StewardSession)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

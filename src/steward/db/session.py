@@ -11,13 +11,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from steward.audit import recorder
 from steward.audit.context import AuditContext, bind
 from steward.db.engine import READ_ONLY
+from steward.integration.cdshooks import gate
 
 
 class StewardSession(Session):
-    """The session class every unit of work uses; each flush is written to the audit trail."""
+    """The session class every unit of work uses; each flush is written to the audit trail, and
+    taking a tool out of live use waits for the hook calls in flight (in every process)."""
 
 
 recorder.install(StewardSession)
+gate.install(StewardSession)
 
 
 def session_factory(engine: Engine) -> sessionmaker[StewardSession]:

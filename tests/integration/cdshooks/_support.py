@@ -4,6 +4,7 @@ service on loopback, and a registry with one tool live at one site."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import uuid
@@ -64,6 +65,12 @@ def ehr_token(
 
 def service_url(site: str = "rxa-main", service: str = "sepsis-risk") -> str:
     return f"{STEWARD_BASE}/cds/{site}/cds-services/{service}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
 
 from steward.api.app import create_app
 from steward.auth.roles import Role
 from steward.config import CdsIssuer, Settings
 from steward.db.session import StewardSession
+from steward.registry.records import StateTransition
 
 from ._support import (
     EHR_ISSUER,
@@ -85,3 +88,28 @@ def gateway(
         gateway = Gateway(client, sessions, tool, supplier)
         gateway.register()
         yield gateway
+
+
+class CommitClock:
+    """Records the moment the transaction that suspends a tool commits."""
+
+    def __init__(self) -> None:
+        self.committed_at: float | None = None
+
+    def after_flush(self, session: Session, _context: Any) -> None:
+        if any(isinstance(o, StateTransition) and o.to_state == "suspended" for o in session.new):
+            session.info["suspends"] = True
+
+    def after_commit(self, session: Session) -> None:
+        if session.info.pop("suspends", False):
+            self.committed_at = time.monotonic()
+
+
+@pytest.fixture
+def commit_clock() -> Iterator[CommitClock]:
+    clock = CommitClock()
+    event.listen(StewardSession, "after_flush", clock.after_flush)
+    event.listen(StewardSession, "after_commit", clock.after_commit)
+    yield clock
+    event.remove(StewardSession, "after_flush", clock.after_flush)
+    event.remove(StewardSession, "after_commit", clock.after_commit)

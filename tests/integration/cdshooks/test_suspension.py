@@ -3,52 +3,44 @@ reaches the supplier after the suspension commits."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import Engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
 
 from steward.api.app import create_app
 from steward.auth.roles import Role
 from steward.db.session import StewardSession
-from steward.registry.records import StateTransition
 
 from ._support import (
     Supplier,
     api_token,
     bearer,
     ehr_token,
+    free_port,
     live_tool,
     service_url,
     spec,
 )
-from .conftest import gateway_settings
+from .conftest import CommitClock, gateway_settings
 
 CALLERS = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
 def server(
     db_url: str, engine: Engine, sessions: sessionmaker[StewardSession], supplier: Supplier
 ) -> Iterator[str]:
-    app = create_app(gateway_settings(db_url, supplier), engine)
     # Each call pauses between reading the tool's state and calling the supplier, as a busy
     # server might: without the gate, calls checked before the commit would arrive after it.
-    app.state.cds_gateway.pause_before_supplier = 0.05
-    port = _free_port()
+    settings = gateway_settings(db_url, supplier, cds_pause_before_supplier_seconds=0.05)
+    app = create_app(settings, engine)
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
@@ -60,31 +52,6 @@ def server(
     yield f"http://127.0.0.1:{port}"
     instance.should_exit = True
     thread.join(timeout=10)
-
-
-class CommitClock:
-    """Records the moment the transaction that suspends a tool commits."""
-
-    def __init__(self) -> None:
-        self.committed_at: float | None = None
-
-    def after_flush(self, session: Session, _context: Any) -> None:
-        if any(isinstance(o, StateTransition) and o.to_state == "suspended" for o in session.new):
-            session.info["suspends"] = True
-
-    def after_commit(self, session: Session) -> None:
-        if session.info.pop("suspends", False):
-            self.committed_at = time.monotonic()
-
-
-@pytest.fixture
-def commit_clock() -> Iterator[CommitClock]:
-    clock = CommitClock()
-    event.listen(StewardSession, "after_flush", clock.after_flush)
-    event.listen(StewardSession, "after_commit", clock.after_commit)
-    yield clock
-    event.remove(StewardSession, "after_flush", clock.after_flush)
-    event.remove(StewardSession, "after_commit", clock.after_commit)
 
 
 def test_no_call_reaches_the_supplier_after_the_suspension_commits(

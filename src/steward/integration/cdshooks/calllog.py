@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 from steward.db.base import utcnow
-from steward.integration.cdshooks import surveillance
+from steward.integration.cdshooks import slots, surveillance
 from steward.integration.cdshooks.models import CdsCall, CdsCard, CdsService
 from steward.integration.cdshooks.store import one_writer
 from steward.surveillance.rows import PredictionRow
@@ -39,10 +39,12 @@ class CallRecord:
     deployment_id: uuid.UUID | None
     version_label: str
     at: datetime
+    slot_id: uuid.UUID | None = None  # the call's slot row, deleted with its log
 
 
 def write(engine: Engine, records: Sequence[CallRecord]) -> list[None]:
-    """Write the calls and their cards in one transaction, then pass scored cards on."""
+    """Write the calls and their cards and delete their slot rows in one transaction, then
+    pass scored cards on."""
     calls, cards = [], []
     now = utcnow()
     for record in records:
@@ -61,6 +63,7 @@ def write(engine: Engine, records: Sequence[CallRecord]) -> list[None]:
         connection.execute(insert(CdsCall), calls)
         if cards:
             connection.execute(insert(CdsCard), cards)
+        slots.release(connection, [r.slot_id for r in records if r.slot_id is not None])
     _to_surveillance(engine, records)
     return [None] * len(records)
 

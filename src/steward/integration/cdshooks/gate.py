@@ -1,12 +1,13 @@
-"""The in-process gate that makes a suspension final for the gateway the moment it commits.
+"""The gate that makes a suspension final for the gateway the moment it commits.
 
 A hook call takes a slot for its tool *before* it reads the tool's committed state and keeps it
 until the supplier has answered. A transaction that takes a tool out of live use (tool state or
-deployment status) closes the tool's gate before it commits and waits for the calls holding slots
-to finish; calls arriving meanwhile are refused. After the commit every new call reads the new
-state. So no call reaches the supplier after the change commits. The guarantee holds for the
-server process that commits the change (``steward serve`` runs one); other processes read the
-committed state on their next call.
+deployment status), in any process, closes the tool's gate just before it commits and waits for
+the calls holding slots to finish; calls arriving meanwhile are refused. After the commit every
+new call reads the new state. So no call reaches the supplier after the change commits.
+
+The slots of this process's calls are counted here, in memory; those of other server processes
+are rows in the database, which the closing transaction also waits for (see :mod:`.slots`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
+from steward.integration.cdshooks import slots
 from steward.registry.models import Deployment, DeploymentStatus, LifecycleState, Tool, ToolVersion
 
 LOG = logging.getLogger("steward.cdshooks")
@@ -122,11 +124,18 @@ def _left(obj: Any, attribute: str, live: Any) -> bool:
 
 
 def _before_commit(session: Session) -> None:
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # commit's own flush comes after this event; the change must be seen
     tools = session.info.get(CLOSING_KEY)
     if tools:
         session.info[CLOSING_KEY] = set()
         session.info[CLOSING_KEY + ".closed"] = set(tools)
+        connection = session.connection()
+        slots.exclude(connection, tools)
         GATE.close(set(tools))
+        pending = slots.wait_for_others(connection, set(tools), GATE.wait_seconds)
+        if pending is not None:
+            LOG.error("hook calls to %s in other processes hold slots until %s", tools, pending)
 
 
 def _after_end(session: Session) -> None:

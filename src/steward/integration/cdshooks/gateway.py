@@ -69,13 +69,18 @@ class Gateway:
         self.counts: Counter[str] = Counter()
         self._signer: StewardSigner | None = None
         self._client: aiohttp.ClientSession | None = None
-        self._admissions = GroupCommit(partial(store.admit, engine), discard=store.release)
+        self._admissions = GroupCommit(
+            partial(store.admit, engine, store.SLOT_BUDGETS * settings.cds_timeout_seconds),
+            discard=store.release,
+        )
         # The log is written after the response has left: a call waits 10 ms for others to
         # share its transaction, which matters when calls come one at a time.
         self._log = GroupCommit(partial(calllog.write, engine), linger=0.01)
         # Seconds to pause between the state check and the supplier call: tests widen the
         # window a slow or descheduled server would open, to show the gate closes it.
-        self.pause_before_supplier = 0.0
+        self.pause_before_supplier = (
+            settings.cds_pause_before_supplier_seconds if settings.dev else 0.0
+        )
 
     @property
     def signer(self) -> StewardSigner:
@@ -132,7 +137,9 @@ class Gateway:
                 if self.pause_before_supplier:
                     await asyncio.sleep(self.pause_before_supplier)
                 asked = time.perf_counter()
-                outcome, payload, reason = await self._supplier(decision.service, request)
+                outcome, payload, reason = await self._supplier(
+                    decision.service, request, admission.deadline
+                )
                 supplier_ms = (time.perf_counter() - asked) * 1000
             finally:
                 GATE.leave(target.tool_ids)
@@ -176,6 +183,7 @@ class Gateway:
             deployment_id=decision.deployment_id,
             version_label=decision.version_label,
             at=utcnow(),
+            slot_id=admission.slot_id,
         )
 
         async def log() -> None:
@@ -187,16 +195,21 @@ class Gateway:
         return Answer(response, log, supplier_ms)
 
     async def _supplier(
-        self, service: CdsService, request: HookRequest
+        self, service: CdsService, request: HookRequest, deadline: float
     ) -> tuple[CallOutcome, dict[str, Any] | None, str]:
+        """Call the supplier within the time budget, and give up at ``deadline`` (monotonic) in
+        any case: the end of the call's slot, after which a suspension no longer waits for it."""
         try:
             token = self.signer.sign(service.supplier_url, service.tenant)
         except ConfigError as error:
             return CallOutcome.SUPPLIER_ERROR, None, str(error)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         content = json.dumps(request.forwarded()).encode()
+        left = min(self.settings.cds_timeout_seconds, deadline - time.monotonic())
+        if left <= 0:
+            return CallOutcome.SUPPLIER_TIMEOUT, None, "no answer within the time budget"
         try:
-            async with asyncio.timeout(self.settings.cds_timeout_seconds):
+            async with asyncio.timeout(left):
                 async with self.client.post(
                     service.supplier_url, data=content, headers=headers, allow_redirects=False
                 ) as answer:

@@ -70,6 +70,23 @@ class CdsJwtId(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class CdsCallSlot(Base):
+    """A hook call admitted to a tool and not yet finished with its supplier (see
+    :mod:`~steward.integration.cdshooks.slots`); a suspension of the tool waits for these rows.
+
+    ``holder`` names the server process; ``expires_at`` is when the call gives up on its
+    supplier at the latest, after which the row no longer counts (a process killed mid-call
+    leaves it behind).
+    """
+
+    __tablename__ = "cds_call_slots"
+
+    slot_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tool_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, index=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class CdsCall(IdMixin, CreatedMixin, Base):
     """One hook call through the gateway: outcome, cards passed and dropped, time taken."""
 

@@ -3,17 +3,19 @@ now, the ``jti`` replay register, and feedback (the log of calls is in :mod:`.ca
 
 Each step is its own short transaction on the engine, so a hook call never holds a transaction
 while it waits for the supplier; calls admitted at the same moment share one (see
-:mod:`.batches`). Rows are written with Core inserts (see models).
+:mod:`.batches`), which also takes their slots (see :mod:`.slots`). Rows are written with
+Core inserts (see models).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select
@@ -21,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from steward.db.base import utcnow
 from steward.db.engine import READ_ONLY
+from steward.integration.cdshooks import slots
 from steward.integration.cdshooks.gate import GATE, LIVE_STATES
 from steward.integration.cdshooks.models import CdsCard, CdsFeedback, CdsJwtId, CdsService
 from steward.integration.cdshooks.tokens import TokenRefusedError, VerifiedToken
@@ -163,40 +166,63 @@ class Arrival:
 
 @dataclass(frozen=True)
 class Admission:
-    """A call past the replay check: its target, the decision, and whether slots are held."""
+    """A call past the replay check: its target, the decision, the slot it holds (None when
+    it does not go to a supplier) and the monotonic time its slot ends."""
 
     target: Target
     decision: Decision
-    holds_slots: bool
+    slot_id: uuid.UUID | None
+    deadline: float
+
+    @property
+    def holds_slots(self) -> bool:
+        return self.slot_id is not None
 
 
-def admit(engine: Engine, arrivals: Sequence[Arrival]) -> list[Admission | Exception]:
-    """Admit calls in one transaction: remember each ``jti`` (a replay is refused), take the
-    tools' gate slots, then read their committed state; one result per arrival, in order.
+SLOT_BUDGETS = 2
+"""A call's slot lasts this many time budgets from its admission: its supplier call takes at most
+one, and the rest covers a server slowed between admission and that call."""
 
-    The slots are taken before the read (see :mod:`~steward.integration.cdshooks.gate`); the
-    caller gives them back with ``GATE.leave`` once the supplier has answered.
+
+def admit(
+    engine: Engine, slot_seconds: float, arrivals: Sequence[Arrival]
+) -> list[Admission | Exception]:
+    """Admit calls in one transaction: remember each ``jti`` (a replay is refused), lock and
+    take the tools' slots, then read their committed state; one result per arrival, in order.
+
+    The slots are taken before the read (see :mod:`~steward.integration.cdshooks.gate`); a
+    call that goes on gives its in-process slot back with ``GATE.leave`` once the supplier has
+    answered, and its slot row (:mod:`.slots`) is deleted with the call's log, or expires
+    ``slot_seconds`` from now, when the call gives up on the supplier at the latest.
     """
+    deadline = time.monotonic() + slot_seconds
+    expires_at = utcnow() + timedelta(seconds=slot_seconds)
     results: list[Admission | Exception | None] = [None] * len(arrivals)
     entered: list[set[uuid.UUID]] = []
     try:
         with _write(engine) as connection:
             targets = _targets(connection, arrivals, results)
             _remember(connection, arrivals, results)
+            going = {i: t for i, t in targets.items() if results[i] is None}
+            slots.share(connection, {tool for t in going.values() for tool in t.tool_ids})
             admitted: dict[int, bool] = {}
-            for index, target in targets.items():
-                if results[index] is None:
-                    admitted[index] = GATE.enter(target.tool_ids)
-                    if admitted[index]:
-                        entered.append(target.tool_ids)
+            for index, target in going.items():
+                admitted[index] = GATE.enter(target.tool_ids)
+                if admitted[index]:
+                    entered.append(target.tool_ids)
             states = _states(connection, [targets[i] for i in admitted])
+            holding: list[tuple[uuid.UUID, set[uuid.UUID]]] = []
             for index, ok in admitted.items():
                 decision = _decide(connection, states, targets[index], closing=not ok)
-                holds = ok and decision.service is not None
-                if ok and not holds:
+                slot_id = None
+                if ok and decision.service is not None:
+                    slot_id = uuid.uuid4()
+                    holding.append((slot_id, targets[index].tool_ids))
+                elif ok:
                     GATE.leave(targets[index].tool_ids)
                     entered.remove(targets[index].tool_ids)
-                results[index] = Admission(targets[index], decision, holds)
+                results[index] = Admission(targets[index], decision, slot_id, deadline)
+            slots.take(connection, holding, expires_at)
     except BaseException:
         for tool_ids in entered:
             GATE.leave(tool_ids)
@@ -205,7 +231,8 @@ def admit(engine: Engine, arrivals: Sequence[Arrival]) -> list[Admission | Excep
 
 
 def release(admission: Admission) -> None:
-    """Give back the slots of an admission whose call will not go on."""
+    """Give back the in-process slots of an admission whose call will not go on (its slot row
+    expires with the budget)."""
     if admission.holds_slots:
         GATE.leave(admission.target.tool_ids)
 
@@ -252,6 +279,7 @@ def _remember(
     if _since_prune >= _PRUNE_EVERY:
         _since_prune = 0
         connection.execute(delete(CdsJwtId).where(CdsJwtId.expires_at < utcnow()))
+        slots.prune(connection)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for index, arrival in enumerate(arrivals):
         token = arrival.token
