@@ -1,7 +1,7 @@
 """CDS Hooks gateway: a row per hook call in flight, so suspensions wait across processes
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-11-22 22:30:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import steward.db.base
 
-revision: str = "0018"
-down_revision: str | None = "0017"
+revision: str = "0019"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
