@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -96,6 +97,7 @@ class Supplier:
     mode: str = "cards"
     delay: float = 0.0
     jwks: dict[str, Any] = field(default_factory=dict)
+    on_request: Callable[[], None] | None = None  # run on each call, before answering
 
     @property
     def base(self) -> str:
@@ -167,6 +169,8 @@ def start_supplier() -> Supplier:
             body = json.loads(self.rfile.read(length) or b"null")
             supplier = holder["s"]
             supplier.received.append(Received(arrived, self.path, dict(self.headers), body))
+            if supplier.on_request is not None:
+                supplier.on_request()
             if supplier.delay:
                 time.sleep(supplier.delay)
             if supplier.mode == "error":
