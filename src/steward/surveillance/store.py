@@ -9,13 +9,15 @@ import io
 import json
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from numpy.typing import NDArray
+from psycopg import sql as psql
 from sqlalchemy import JSON, ColumnElement, String, Table, any_, bindparam, case, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -256,6 +258,108 @@ def _copy_binary(session: Session, name: str, columns: dict[str, NDArray[Any]]) 
         copy.write(_BINARY_HEADER + tuples.tobytes() + b"\xff\xff")
 
 
+@dataclass(frozen=True)
+class CellColumns:
+    """Score cells as columns: window (days since 1970-01-01), group (index into ``groups``,
+    the cell's subgroup dimension and level), bin, label and the STATS as ``stats[:, j]``."""
+
+    days: NDArray[np.int64]
+    group: NDArray[np.int64]
+    groups: list[tuple[str, str]]
+    bins: NDArray[np.int64]
+    labels: NDArray[np.int64]
+    stats: NDArray[np.float64]
+
+
+def read_score_cells(
+    session: Session, deployment_id: uuid.UUID, grain: str, start: date, end: date
+) -> CellColumns:
+    """The score cells of one grain's windows starting in ``[start, end)``, as columns.
+
+    A monitor run reads every daily window of the history (hundreds of thousands of cells), so
+    the rows never become Python objects one by one: PostgreSQL sends numbers only, with a
+    binary ``COPY`` (dimension and level as the index of their pair), and SQLite's rows go
+    straight from its cursor into arrays.
+    """
+    if _postgres(session):
+        return _read_cells_postgres(session, deployment_id, grain, start, end)
+    raw: Any = session.connection().connection.dbapi_connection
+    rows = raw.execute(
+        f"SELECT CAST(julianday(window_start) - 2440587.5 AS INTEGER), dim, level, bin, label, "
+        f"{', '.join(STATS)} FROM surveillance_score_cells WHERE deployment_id = ? AND grain = ? "
+        "AND window_start >= ? AND window_start < ?",
+        (deployment_id.hex, grain, start.isoformat(), end.isoformat()),
+    ).fetchall()
+    if not rows:
+        return _no_cells()
+    columns = list(zip(*rows, strict=True))
+    dims = pa.array(columns[1], pa.string()).dictionary_encode()
+    levels = pa.array(columns[2], pa.string()).dictionary_encode()
+    span = len(levels.dictionary)
+    pairs = np.asarray(dims.indices, np.int64) * span + np.asarray(levels.indices, np.int64)
+    keys, group = np.unique(pairs, return_inverse=True)
+    dim_names, level_names = dims.dictionary.to_pylist(), levels.dictionary.to_pylist()
+    return CellColumns(
+        days=np.asarray(columns[0], np.int64),
+        group=group.reshape(-1).astype(np.int64),
+        groups=[(str(dim_names[k // span]), str(level_names[k % span])) for k in keys.tolist()],
+        bins=np.asarray(columns[3], np.int64),
+        labels=np.asarray(columns[4], np.int64),
+        stats=np.column_stack([np.asarray(c, np.float64) for c in columns[5:]]),
+    )
+
+
+def _no_cells() -> CellColumns:
+    empty = np.zeros(0, np.int64)
+    return CellColumns(empty, empty, [], empty, empty, np.zeros((0, len(STATS))))
+
+
+def _read_cells_postgres(
+    session: Session, deployment_id: uuid.UUID, grain: str, start: date, end: date
+) -> CellColumns:
+    # one row per window and subgroup level, its cells packed into one bytea of big-endian
+    # 8-byte numbers (in the primary key's order, so the index scan feeds the grouping)
+    packed = psql.SQL(" || ").join(
+        [
+            psql.SQL("int8send(CAST(bin AS int8))"),
+            psql.SQL("int8send(CAST(label AS int8))"),
+            *(psql.SQL("float8send(") + psql.Identifier(name) + psql.SQL(")") for name in STATS),
+        ]
+    )
+    query = psql.SQL(
+        "SELECT CAST(window_start - DATE '1970-01-01' AS int8), dim, level, "
+        "string_agg({packed}, ''::bytea) FROM surveillance_score_cells "
+        "WHERE deployment_id = {d} AND grain = {g} AND window_start >= {a} AND window_start < {b} "
+        "GROUP BY window_start, dim, level"
+    ).format(
+        packed=packed,
+        d=psql.Literal(str(deployment_id)),
+        g=psql.Literal(grain),
+        a=psql.Literal(start),
+        b=psql.Literal(end),
+    )
+    raw: Any = session.connection().connection.dbapi_connection
+    with raw.cursor(binary=True) as cursor:
+        cursor.execute(query)
+        rows = cursor.fetchall()
+    if not rows:
+        return _no_cells()
+    names = ["bin", "label", *STATS]
+    record = np.dtype([(name, ">i8" if i < 2 else ">f8") for i, name in enumerate(names)])
+    codes: dict[tuple[str, str], int] = {}
+    group = [codes.setdefault((str(dim), str(level)), len(codes)) for _, dim, level, _ in rows]
+    sizes = [len(blob) // record.itemsize for *_, blob in rows]
+    cells = np.frombuffer(b"".join(bytes(blob) for *_, blob in rows), record)
+    return CellColumns(
+        days=np.repeat(np.asarray([row[0] for row in rows], np.int64), sizes),
+        group=np.repeat(np.asarray(group, np.int64), sizes),
+        groups=list(codes),
+        bins=cells["bin"].astype(np.int64),
+        labels=cells["label"].astype(np.int64),
+        stats=np.column_stack([cells[name].astype(np.float64) for name in STATS]),
+    )
+
+
 SCORE_KEYS = ("deployment_id", "grain", "window_start", "dim", "level", "bin", "label")
 FEATURE_KEYS = ("deployment_id", "grain", "window_start", "feature", "bin")
 FEEDBACK_KEYS = ("deployment_id", "grain", "window_start", "dim", "level")
@@ -281,11 +385,13 @@ def add_feedback_cells(session: Session, deployment_id: uuid.UUID, deltas: Delta
 
 
 __all__ = [
+    "CellColumns",
     "add_feature_cells",
     "add_feedback_cells",
     "add_score_cells",
     "chunks",
     "insert_columns",
     "insert_new",
+    "read_score_cells",
     "stored_digests",
 ]

@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-import pyarrow as pa
-from numpy.typing import NDArray
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from steward.cube.model import LABEL_AXIS, STATS, Cube, FloatArray, Level, Margin, level_sort_key
 from steward.registry.errors import NotFoundError
-from steward.surveillance.cells import GRAINS, MISSING, OVERALL, score_edges
-from steward.surveillance.models import FeatureCell, FeedbackCell, MonitoringConfig, ScoreCell
+from steward.surveillance.cells import GRAINS, MISSING, OVERALL, as_date, score_edges
+from steward.surveillance.models import FeatureCell, FeedbackCell, MonitoringConfig
+from steward.surveillance.store import read_score_cells
 
 
 def _config(session: Session, deployment_id: uuid.UUID) -> MonitoringConfig:
@@ -85,15 +84,14 @@ class _ScoreCells:
 
     windows: list[date]
     stats: FloatArray
-    group_window: NDArray[np.int64]
-    group_dim: NDArray[np.object_]
-    group_level: NDArray[np.object_]
+    #: ``(window index, dimension) -> [(group, level), ...]``
+    members: dict[tuple[int, str], list[tuple[int, str]]]
 
     def margin(self, window: int, dim: str) -> tuple[list[Level], FloatArray]:
         """The levels (in margin order) and their stats of one window's margin of ``dim``."""
-        groups = np.flatnonzero((self.group_window == window) & (self.group_dim == dim))
         keyed = [
-            (() if dim == OVERALL else (_level(str(self.group_level[g])),), int(g)) for g in groups
+            (() if dim == OVERALL else (_level(level),), g)
+            for g, level in self.members.get((window, dim), [])
         ]
         keyed.sort(key=lambda item: level_sort_key(item[0]))
         return [k for k, _ in keyed], self.stats[[g for _, g in keyed]]
@@ -106,49 +104,23 @@ def _score_cells(
     between: tuple[date, date],
     n_bins: int,
 ) -> _ScoreCells | None:
-    """Read the cells column by column and place them with numpy: a monitor run reads every
+    """Place the cells of the windows in ``between`` with numpy: a monitor run reads every
     daily window of the history, often hundreds of thousands of cells."""
-    table = ScoreCell.__table__
-    statement = select(
-        # the window as its text form on SQLite (no per-row date parsing; numpy reads both)
-        type_coerce(table.c.window_start, String()),
-        table.c.dim,
-        table.c.level,
-        table.c.bin,
-        table.c.label,
-        *(table.c[name] for name in STATS),
-    ).where(
-        table.c.deployment_id == deployment_id,
-        table.c.grain == grain,
-        table.c.window_start >= between[0],
-        table.c.window_start < between[1],
-    )
-    rows = session.execute(statement).all()
-    if not rows:
+    cells = read_score_cells(session, deployment_id, grain, *between)
+    if not cells.days.size:
         return None
-    columns = list(zip(*rows, strict=True))
-    days = np.array(columns[0], dtype="datetime64[D]")
-    windows, window_codes = np.unique(days, return_inverse=True)
-    names = pa.array(columns[1], pa.string()).dictionary_encode()
-    levels = pa.array(columns[2], pa.string()).dictionary_encode()
-    dim_codes = np.asarray(names.indices, np.int64)
-    level_codes = np.asarray(levels.indices, np.int64)
-    spans = (len(names.dictionary), len(levels.dictionary))
-    packed = (window_codes.reshape(-1) * spans[0] + dim_codes) * spans[1] + level_codes
+    windows, window_codes = np.unique(cells.days, return_inverse=True)
+    packed = window_codes.reshape(-1) * len(cells.groups) + cells.group
     keys, group = np.unique(packed, return_inverse=True)
     stats = np.zeros((keys.size, n_bins, len(LABEL_AXIS), len(STATS)))
-    values = np.column_stack([np.asarray(c, np.float64) for c in columns[5:]])
-    bins = np.asarray(columns[3], np.int64)
-    labels = np.asarray(columns[4], np.int64)
-    stats[group.reshape(-1), bins, labels] = values
-    level_of = np.asarray(levels.dictionary.to_pylist(), dtype=object)
-    dim_of = np.asarray(names.dictionary.to_pylist(), dtype=object)
+    stats[group.reshape(-1), cells.bins, cells.labels] = cells.stats
+    members: dict[tuple[int, str], list[tuple[int, str]]] = defaultdict(list)
+    span = len(cells.groups)
+    for g, key in enumerate(keys.tolist()):
+        dim, level = cells.groups[key % span]
+        members[(key // span, dim)].append((g, level))
     return _ScoreCells(
-        windows=[d.item() for d in windows.astype("datetime64[D]")],
-        stats=stats,
-        group_window=keys // (spans[0] * spans[1]),
-        group_dim=dim_of[(keys // spans[1]) % spans[0]],
-        group_level=level_of[keys % spans[1]],
+        windows=[as_date(int(day)) for day in windows], stats=stats, members=dict(members)
     )
 
 
