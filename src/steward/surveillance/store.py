@@ -277,35 +277,45 @@ def read_score_cells(
     """The score cells of one grain's windows starting in ``[start, end)``, as columns.
 
     A monitor run reads every daily window of the history (hundreds of thousands of cells), so
-    the rows never become Python objects one by one: PostgreSQL sends numbers only, with a
-    binary ``COPY`` (dimension and level as the index of their pair), and SQLite's rows go
-    straight from its cursor into arrays.
+    cells do not become Python objects one by one: PostgreSQL packs each window and level's
+    cells into one bytea of 8-byte numbers, and SQLite's rows (numbers only, the dimension and
+    level as the index of their pair) go from its cursor straight into one record array.
     """
     if _postgres(session):
         return _read_cells_postgres(session, deployment_id, grain, start, end)
+    return _read_cells_sqlite(session, deployment_id, grain, start, end)
+
+
+def _read_cells_sqlite(
+    session: Session, deployment_id: uuid.UUID, grain: str, start: date, end: date
+) -> CellColumns:
     raw: Any = session.connection().connection.dbapi_connection
-    rows = raw.execute(
-        f"SELECT CAST(julianday(window_start) - 2440587.5 AS INTEGER), dim, level, bin, label, "
-        f"{', '.join(STATS)} FROM surveillance_score_cells WHERE deployment_id = ? AND grain = ? "
-        "AND window_start >= ? AND window_start < ?",
-        (deployment_id.hex, grain, start.isoformat(), end.isoformat()),
-    ).fetchall()
-    if not rows:
+    where = "deployment_id = ? AND grain = ? AND window_start >= ? AND window_start < ?"
+    params = (deployment_id.hex, grain, start.isoformat(), end.isoformat())
+    sql = f"SELECT DISTINCT dim, level FROM surveillance_score_cells WHERE {where}"
+    groups = [(str(d), str(lv)) for d, lv in raw.execute(sql, params).fetchall()]
+    if not groups:
         return _no_cells()
-    columns = list(zip(*rows, strict=True))
-    dims = pa.array(columns[1], pa.string()).dictionary_encode()
-    levels = pa.array(columns[2], pa.string()).dictionary_encode()
-    span = len(levels.dictionary)
-    pairs = np.asarray(dims.indices, np.int64) * span + np.asarray(levels.indices, np.int64)
-    keys, group = np.unique(pairs, return_inverse=True)
-    dim_names, level_names = dims.dictionary.to_pylist(), levels.dictionary.to_pylist()
+    # numbers only, each row straight from the cursor into one record array
+    numbered = ", ".join("(?, ?, ?)" for _ in groups)
+    cursor = raw.execute(
+        f"WITH k(dim, level, i) AS (VALUES {numbered}) "
+        "SELECT CAST(julianday(c.window_start) - 2440587.5 AS INTEGER), k.i, c.bin, c.label, "
+        f"{', '.join('c.' + name for name in STATS)} FROM surveillance_score_cells AS c "
+        "JOIN k ON c.dim = k.dim AND c.level = k.level WHERE "
+        + " AND ".join("c." + part for part in where.split(" AND ")),
+        [v for i, (d, lv) in enumerate(groups) for v in (d, lv, i)] + list(params),
+    )
+    names = ["day", "group", "bin", "label", *STATS]
+    record = np.dtype([(name, "i8" if i < 4 else "f8") for i, name in enumerate(names)])
+    cells = np.fromiter(cursor, record)
     return CellColumns(
-        days=np.asarray(columns[0], np.int64),
-        group=group.reshape(-1).astype(np.int64),
-        groups=[(str(dim_names[k // span]), str(level_names[k % span])) for k in keys.tolist()],
-        bins=np.asarray(columns[3], np.int64),
-        labels=np.asarray(columns[4], np.int64),
-        stats=np.column_stack([np.asarray(c, np.float64) for c in columns[5:]]),
+        days=cells["day"],
+        group=cells["group"],
+        groups=groups,
+        bins=cells["bin"],
+        labels=cells["label"],
+        stats=np.column_stack([cells[name] for name in STATS]),
     )
 
 
