@@ -122,18 +122,23 @@ def _wait(url: str, deadline: float = 60.0) -> None:
 
 
 def _setup(database_url: str, supplier_url: str) -> None:
+    from sqlalchemy import func, select
+
     from steward.audit.context import AuditContext
     from steward.db import migrate
     from steward.db.engine import make_engine
     from steward.db.session import session_factory, unit_of_work
     from steward.integration.cdshooks.services import ServiceSpec, register_service
     from steward.registry.kinds import OrganisationKind
-    from steward.registry.models import DeploymentStatus, LifecycleState
+    from steward.registry.models import DeploymentStatus, LifecycleState, Organisation
     from steward.registry.organisations import create_organisation
     from steward.registry.tools import add_version, deploy, register_tool
 
     migrate.upgrade(database_url)
     engine = make_engine(database_url)
+    with engine.connect() as connection:
+        if connection.scalar(select(func.count()).select_from(Organisation)):
+            raise SystemExit(f"{database_url} already holds data: give an empty database")
     with unit_of_work(session_factory(engine), AuditContext("benchmark")) as session:
         trust = create_organisation(session, "bench", "Bench Trust", OrganisationKind.TRUST)
         site = create_organisation(session, "bench-main", "Main", OrganisationKind.SITE, "bench")
@@ -239,7 +244,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000, help="calls per round and path")
     parser.add_argument("--rounds", type=int, default=3, help="paired rounds (direct, gateway)")
     parser.add_argument("--workers", type=int, default=1, help="gateway server processes")
-    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--database-url", help="an empty database (default: a fresh SQLite file)")
     parser.add_argument("--budget", type=float, default=5.0, help="supplier time budget (s)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--serve-supplier", type=int, help=argparse.SUPPRESS)
