@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
@@ -202,6 +203,20 @@ def _series(findings: list[Finding]) -> SeriesView:
     ordered = sorted(findings, key=lambda f: f.window.start)
     first = ordered[0]
     points = tuple(
-        Point(f.window.start, f.value, f.lower, f.upper, f.status, f.estimated) for f in ordered
+        Point(
+            f.window.start,
+            _number(f.value),
+            _number(f.lower),
+            _number(f.upper),
+            f.status,
+            f.estimated,
+        )
+        for f in ordered
     )
     return SeriesView(first.monitor, first.metric, first.subject, first.window.grain, points)
+
+
+def _number(value: float | None) -> float | None:
+    """None for a missing or undefined value: NaN is never equal to itself, so series holding
+    one would never compare equal (and the page's charts would be drawn again on every visit)."""
+    return None if value is None or math.isnan(value) else float(value)

@@ -1,10 +1,14 @@
 """Charts of the monitoring dashboard, drawn on the server as inline SVG: a series over time with
-its control limits and alarm marks, and small multiples of the same series per subgroup."""
+its control limits and alarm marks, and small multiples of the same series per subgroup.
+
+Drawing a deployment's charts with matplotlib takes seconds, and a chart depends only on its
+series (frozen, hashable values), so the most recent charts are kept: a dashboard whose windows
+have not changed since it was last shown is not drawn again."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from markupsafe import Markup
@@ -54,6 +58,11 @@ def _describe(series: SeriesView) -> str:
     )
 
 
+#: Charts kept; each is tens to hundreds of kilobytes of SVG.
+CACHED_CHARTS = 128
+
+
+@lru_cache(maxsize=CACHED_CHARTS)
 def series_chart(chart_id: str, series: SeriesView) -> tuple[Markup, str]:
     """One series with its limits: dashed lines are limits, triangles alarms, squares reviews."""
     with figure(7.0, 2.4, Margins(left=0.7, bottom=0.75, top=0.15)) as fig:
@@ -65,8 +74,9 @@ def series_chart(chart_id: str, series: SeriesView) -> tuple[Markup, str]:
     return inline(svg, chart_id, label), label
 
 
+@lru_cache(maxsize=CACHED_CHARTS)
 def small_multiples(
-    chart_id: str, panels: Sequence[SeriesView], columns: int = 3
+    chart_id: str, panels: tuple[SeriesView, ...], columns: int = 3
 ) -> tuple[Markup, str]:
     """The same series for each subgroup, one small panel each, on a shared time axis."""
     rows = math.ceil(len(panels) / columns)
