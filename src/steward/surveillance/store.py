@@ -1,7 +1,8 @@
 """Bulk database access of surveillance: chunked look-ups, multi-row inserts and additive upserts
 of window cells. SQLite uses SQLAlchemy Core ``executemany`` with ``ON CONFLICT``; PostgreSQL
 streams rows with ``COPY`` (into the table, or into a temporary table merged with one
-``INSERT ... ON CONFLICT DO UPDATE``), which is what makes bulk ingestion fast there."""
+``INSERT ... ON CONFLICT DO UPDATE``), which is what makes bulk ingestion fast there. Score cells
+are read back for the monitors as numpy columns (``read_score_cells``)."""
 
 from __future__ import annotations
 
