@@ -13,10 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from steward.cube import assign_bins, edges_with_thresholds
+from steward.cube.bins import fine_and_coarse_bins, logit_bins, uniform_bins
 from steward.cube.build import CubeRequest, build_cube
 from steward.cube.sources import ColumnMap, open_source
 from steward.cube.sql import LogitBinning
-from steward.cube.stream import fine_and_coarse_bins, logit_bins, stream_cube, uniform_bins
+from steward.cube.stream import stream_cube
 from steward.errors import InputError
 
 from ._reference import assert_cubes_equal, reference_cube

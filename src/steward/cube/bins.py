@@ -1,4 +1,5 @@
-"""Bin edges for score cubes, and the reference bin assignment every engine must reproduce.
+"""Bin edges for score cubes, the reference bin assignment every engine must reproduce, and the
+numpy pass's fast row binning that reproduces it.
 
 A bin ``b`` holds scores in ``[edges[b], edges[b + 1])``; the last bin also holds ``edges[-1]``.
 Every requested threshold is an edge, so "score >= t" is a union of whole bins and threshold
@@ -7,10 +8,18 @@ metrics computed from the cube are exact.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+if TYPE_CHECKING:
+    from steward.cube.sql import LogitBinning
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
 
 #: Uniform bins of the overall margin. Binned AUROC differs from the exact AUROC by well under
 #: 1e-6 at this resolution on realistic risk scores (docs/benchmarks.md).
@@ -79,3 +88,92 @@ def assign_bins(scores: ArrayLike, edges: NDArray[np.float64]) -> NDArray[np.int
     p = np.asarray(scores, dtype=np.float64)
     idx = np.searchsorted(edges, p, side="right") - 1
     return np.clip(idx, 0, edges.size - 2)
+
+
+def uniform_bins(p: FloatArray, n_bins: int, thresholds: tuple[float, ...]) -> IntArray:
+    """Bins of ``p`` (in [0, 1]) among ``edges_with_thresholds(n_bins, thresholds)``.
+
+    Equals :func:`steward.cube.bins.assign_bins` without a binary search: ``floor(p * K)`` is
+    corrected on edges by comparing ``p`` with ``k / K`` and ``(k + 1) / K`` (exact doubles, as
+    in ``uniform_edges``), ``p = 1`` joins the last bin, and every inserted threshold shifts the
+    bins at and above it by one. The SQL pass computes the same expression.
+    """
+    bins = _uniform_index(p, n_bins)
+    _shift_at_thresholds(bins, p, n_bins, thresholds)
+    return bins
+
+
+def fine_and_coarse_bins(
+    p: FloatArray, fine_bins: int, coarse_bins: int, thresholds: tuple[float, ...]
+) -> tuple[IntArray, IntArray]:
+    """``uniform_bins`` of ``p`` at both resolutions, sharing the work when they nest.
+
+    When ``coarse_bins`` divides ``fine_bins`` (20,000 and 1,000 by default) the coarse uniform
+    bin is the fine one divided by the ratio ``r``: coarse edge ``j / K`` and fine edge
+    ``j r / (r K)`` are the same double (both are the correctly rounded value of one rational),
+    so the exact comparisons of :func:`uniform_bins` put every row in the same bin.
+    """
+    fine = _uniform_index(p, fine_bins)
+    if fine_bins % coarse_bins == 0:
+        coarse = fine // (fine_bins // coarse_bins)
+    else:
+        coarse = _uniform_index(p, coarse_bins)
+    _shift_at_thresholds(fine, p, fine_bins, thresholds)
+    _shift_at_thresholds(coarse, p, coarse_bins, thresholds)
+    return fine, coarse
+
+
+def _uniform_index(p: FloatArray, n_bins: int) -> IntArray:
+    """The bin of ``p`` among ``uniform_edges(n_bins)`` (thresholds not inserted)."""
+    k = p * float(n_bins)
+    np.floor(k, out=k)
+    bins = k.astype(np.intp)
+    edge = k / n_bins
+    bins -= edge > p
+    k += 1.0
+    np.divide(k, n_bins, out=edge)
+    bins += edge <= p
+    bins -= p >= 1.0
+    return bins
+
+
+def _shift_at_thresholds(
+    bins: IntArray, p: FloatArray, n_bins: int, thresholds: tuple[float, ...]
+) -> None:
+    """Shift, in place, the bins at and above each threshold that is not already an edge."""
+    for t in sorted({float(t) for t in thresholds} - _uniform_edge_set(n_bins)):
+        bins += p >= t
+
+
+@functools.cache
+def _uniform_edge_set(n_bins: int) -> frozenset[float]:
+    # built once per grid: a set of 20,001 edges took longer than binning a batch's rows
+    return frozenset(uniform_edges(n_bins).tolist())
+
+
+def logit_bins(p: FloatArray, z: FloatArray, binning: LogitBinning) -> IntArray:
+    """Bins of ``p`` among ``binning.edges`` (sigmoid edges uniform in logit, plus thresholds).
+
+    Equals :func:`steward.cube.bins.assign_bins`: the count of sigmoid edges at or below ``p`` is
+    estimated from ``z``, any approximation of ``logit(p)``, and corrected by exact comparisons
+    with the edges until none fails; ``p = 1`` joins the last bin, and every inserted threshold
+    shifts the bins at and above it by one.
+    """
+    interior = logit_edges(binning.n_bins, ())[1:-1]
+    m = interior.size
+    step = 2.0 * LOGIT_RANGE / (m - 1)
+    estimate = np.clip(np.floor((z + LOGIT_RANGE) / step) + 1.0, 0.0, float(m))
+    count = estimate.astype(np.intp)
+    padded = np.concatenate([[-np.inf], interior, [np.inf]])
+    # padded[count + 1] is the edge just above ``count`` edges, padded[count] the last one below
+    while True:
+        up = padded[count + 1] <= p
+        down = padded[count] > p
+        if not (up.any() or down.any()):
+            break
+        count += up
+        count -= down
+    existing = set(np.concatenate([[0.0, 1.0], interior]).tolist())
+    for t in sorted({float(t) for t in binning.thresholds} - existing):
+        count += p >= t
+    return count

@@ -8,8 +8,6 @@ also names the rows at fault. Both passes build the same cube.
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import itertools
 import math
 import os
@@ -21,9 +19,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from numpy.typing import NDArray
 
-from steward.cube.bins import LOGIT_RANGE, logit_edges, uniform_edges
+from steward.cube.arrow_columns import (
+    buffer_values,
+    float_values,
+    level_text,
+    probability,
+    window_days,
+)
+from steward.cube.bins import IntArray, fine_and_coarse_bins, logit_bins, uniform_bins
 from steward.cube.model import (
     LABEL_AXIS,
     STATS,
@@ -37,7 +41,7 @@ from steward.cube.model import (
 from steward.cube.plan import CubeRequest
 from steward.cube.replicates import BucketSums, PatientHasher, replicate_margin
 from steward.cube.sources import DataSource
-from steward.cube.sql import P_CLIP, LogitBinning
+from steward.cube.sql import P_CLIP
 
 #: Rows per record batch: large enough that per-batch overhead vanishes, small enough that
 #: the per-row arrays of one batch stay small and that batches rarely straddle Parquet row
@@ -47,14 +51,12 @@ BATCH_ROWS = 1 << 18
 #: Threads aggregating batches at once (at most one per core).
 WORKERS = 2
 
-IntArray = NDArray[np.intp]
 ProgressCallback = Callable[[float], None]
 _LABELS = len(LABEL_AXIS)
 #: Per-row terms of :func:`_row_sums` (every statistic but the count).
 _TERMS = len(STATS) - 1
 #: Position of logit p among the per-row terms of :func:`_row_sums`.
 _Z = 4
-_EPOCH = dt.date(1970, 1, 1)
 #: Intersections with at most this many level combinations are coded densely (no sort).
 _DENSE_LEVELS = 1 << 16
 #: Margins of at most this many (level, cell) pairs are summed without compacting levels first.
@@ -203,95 +205,6 @@ def _is_group(kind: pa.DataType) -> bool:
     return bool(pa.types.is_string(kind) or pa.types.is_integer(kind))
 
 
-def uniform_bins(p: FloatArray, n_bins: int, thresholds: tuple[float, ...]) -> IntArray:
-    """Bins of ``p`` (in [0, 1]) among ``edges_with_thresholds(n_bins, thresholds)``.
-
-    Equals :func:`steward.cube.bins.assign_bins` without a binary search: ``floor(p * K)`` is
-    corrected on edges by comparing ``p`` with ``k / K`` and ``(k + 1) / K`` (exact doubles, as
-    in ``uniform_edges``), ``p = 1`` joins the last bin, and every inserted threshold shifts the
-    bins at and above it by one. The SQL pass computes the same expression.
-    """
-    bins = _uniform_index(p, n_bins)
-    _shift_at_thresholds(bins, p, n_bins, thresholds)
-    return bins
-
-
-def fine_and_coarse_bins(
-    p: FloatArray, fine_bins: int, coarse_bins: int, thresholds: tuple[float, ...]
-) -> tuple[IntArray, IntArray]:
-    """``uniform_bins`` of ``p`` at both resolutions, sharing the work when they nest.
-
-    When ``coarse_bins`` divides ``fine_bins`` (20,000 and 1,000 by default) the coarse uniform
-    bin is the fine one divided by the ratio ``r``: coarse edge ``j / K`` and fine edge
-    ``j r / (r K)`` are the same double (both are the correctly rounded value of one rational),
-    so the exact comparisons of :func:`uniform_bins` put every row in the same bin.
-    """
-    fine = _uniform_index(p, fine_bins)
-    if fine_bins % coarse_bins == 0:
-        coarse = fine // (fine_bins // coarse_bins)
-    else:
-        coarse = _uniform_index(p, coarse_bins)
-    _shift_at_thresholds(fine, p, fine_bins, thresholds)
-    _shift_at_thresholds(coarse, p, coarse_bins, thresholds)
-    return fine, coarse
-
-
-def _uniform_index(p: FloatArray, n_bins: int) -> IntArray:
-    """The bin of ``p`` among ``uniform_edges(n_bins)`` (thresholds not inserted)."""
-    k = p * float(n_bins)
-    np.floor(k, out=k)
-    bins = k.astype(np.intp)
-    edge = k / n_bins
-    bins -= edge > p
-    k += 1.0
-    np.divide(k, n_bins, out=edge)
-    bins += edge <= p
-    bins -= p >= 1.0
-    return bins
-
-
-def _shift_at_thresholds(
-    bins: IntArray, p: FloatArray, n_bins: int, thresholds: tuple[float, ...]
-) -> None:
-    """Shift, in place, the bins at and above each threshold that is not already an edge."""
-    for t in sorted({float(t) for t in thresholds} - _uniform_edge_set(n_bins)):
-        bins += p >= t
-
-
-@functools.cache
-def _uniform_edge_set(n_bins: int) -> frozenset[float]:
-    # built once per grid: a set of 20,001 edges took longer than binning a batch's rows
-    return frozenset(uniform_edges(n_bins).tolist())
-
-
-def logit_bins(p: FloatArray, z: FloatArray, binning: LogitBinning) -> IntArray:
-    """Bins of ``p`` among ``binning.edges`` (sigmoid edges uniform in logit, plus thresholds).
-
-    Equals :func:`steward.cube.bins.assign_bins`: the count of sigmoid edges at or below ``p`` is
-    estimated from ``z``, any approximation of ``logit(p)``, and corrected by exact comparisons
-    with the edges until none fails; ``p = 1`` joins the last bin, and every inserted threshold
-    shifts the bins at and above it by one.
-    """
-    interior = logit_edges(binning.n_bins, ())[1:-1]
-    m = interior.size
-    step = 2.0 * LOGIT_RANGE / (m - 1)
-    estimate = np.clip(np.floor((z + LOGIT_RANGE) / step) + 1.0, 0.0, float(m))
-    count = estimate.astype(np.intp)
-    padded = np.concatenate([[-np.inf], interior, [np.inf]])
-    # padded[count + 1] is the edge just above ``count`` edges, padded[count] the last one below
-    while True:
-        up = padded[count + 1] <= p
-        down = padded[count] > p
-        if not (up.any() or down.any()):
-            break
-        count += up
-        count -= down
-    existing = set(np.concatenate([[0.0, 1.0], interior]).tolist())
-    for t in sorted({float(t) for t in binning.thresholds} - existing):
-        count += p >= t
-    return count
-
-
 def _row_sums(p: FloatArray, workspace: FloatArray | None = None) -> list[FloatArray]:
     """Per-row terms of the sums in STATS order after ``n`` (see steward.cube.plan._sums).
 
@@ -421,9 +334,9 @@ class _Aggregator:
     def add(self, batch: pa.RecordBatch) -> None:
         request, cols = self.request, self.request.columns
         self.rows += batch.num_rows
-        raw = _floats(batch.column(cols.score))
+        raw = float_values(batch.column(cols.score))
         missing = np.isnan(raw)
-        p_all = _probability(raw, request.score_scale)
+        p_all = probability(raw, request.score_scale)
         if np.any(~missing & ~((p_all >= 0.0) & (p_all <= 1.0))):
             raise _DeclinedError
         labels_all = _labels(batch.column(cols.label))
@@ -433,8 +346,8 @@ class _Aggregator:
         paired = np.zeros(p.size, dtype=bool)
         c = np.empty(0)
         if cols.comparator is not None:
-            raw_c = _floats(batch.column(cols.comparator))
-            c_all = _probability(raw_c, request.score_scale)
+            raw_c = float_values(batch.column(cols.comparator))
+            c_all = probability(raw_c, request.score_scale)
             if np.any(~np.isnan(raw_c) & ~((c_all >= 0.0) & (c_all <= 1.0))):
                 raise _DeclinedError
             c_kept = c_all[kept]
@@ -503,13 +416,13 @@ class _Aggregator:
     ) -> tuple[IntArray, list[str | None]]:
         column = batch.column(name)
         if name == self.request.columns.time:
-            column = pa.array(_window_days(column, self.request.time_window), pa.int32())
+            column = pa.array(window_days(column, self.request.time_window), pa.int32())
         if not pa.types.is_dictionary(column.type):
             column = column.dictionary_encode()
         dictionary: list[object] = column.dictionary.to_pylist()
         is_time = name == self.request.columns.time
-        values: list[str | None] = [_level_text(v, is_time) for v in dictionary]
-        indices, valid = _buffer_values(column.indices)
+        values: list[str | None] = [level_text(v, is_time) for v in dictionary]
+        indices, valid = buffer_values(column.indices)
         codes = indices[kept].astype(np.intp)
         if valid is not None:
             codes[~valid[kept]] = len(values)
@@ -577,76 +490,14 @@ def _overall_margin(edges: FloatArray, stats: FloatArray) -> Margin:
     return Margin((), ((),), edges, stats[np.newaxis])
 
 
-def _floats(column: pa.Array) -> FloatArray:
-    """Numbers as float64, with NaN for nulls (DuckDB's CAST AS DOUBLE)."""
-    values, valid = _buffer_values(column)
-    if valid is None:
-        return values.astype(np.float64, copy=False)
-    doubles = values.astype(np.float64)
-    doubles[~valid] = np.nan
-    return doubles
-
-
-def _buffer_values(column: pa.Array) -> tuple[NDArray[np.generic], NDArray[np.bool_] | None]:
-    """A numeric Arrow array's values (a read-only view of its buffer, nulls left as they are)
-    and whether each is valid (None without nulls).
-
-    Reading the buffers directly is two orders of magnitude faster than ``to_numpy``'s own null
-    filling, and spares importing Arrow's compute module (and pandas, which its scalar
-    conversion imports) at start-up.
-    """
-    validity, data = column.buffers()[:2]
-    start, stop = column.offset, column.offset + len(column)
-    dtype = np.dtype(column.type.to_pandas_dtype())
-    if data is None or stop == 0:
-        return np.zeros(0, dtype=dtype), None
-    values = np.frombuffer(data, dtype=dtype, count=stop)[start:]
-    if not column.null_count or validity is None:
-        return values, None
-    bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=stop, bitorder="little")
-    return values, bits[start:].view(np.bool_)
-
-
-def _probability(values: FloatArray, scale: str) -> FloatArray:
-    if scale == "percent":
-        return values / 100.0
-    if scale == "logit":
-        with np.errstate(over="ignore"):
-            return 1.0 / (1.0 + np.exp(-values))
-    return values
-
-
 def _labels(column: pa.Array) -> IntArray:
     """0, 1, or 2 (unlabelled: null or NaN); any other value declines."""
     if pa.types.is_boolean(column.type):
         flags = column.fill_null(False).to_numpy(zero_copy_only=False)
         known = column.is_valid().to_numpy(zero_copy_only=False)
         return np.where(known, flags.astype(np.intp), 2)
-    values = _floats(column)
+    values = float_values(column)
     unknown = np.isnan(values)
     if np.any(~unknown & (values != 0.0) & (values != 1.0)):
         raise _DeclinedError
     return np.where(unknown, 2, values).astype(np.intp)
-
-
-def _window_days(column: pa.Array, window: str) -> pa.Array:
-    """Days since 1970-01-01 of each row's window start (weeks start on Monday), null kept.
-
-    Windows are cut in UTC, as the DuckDB pass does: a zoned timestamp is read as its UTC value.
-    """
-    if pa.types.is_timestamp(column.type) and column.type.tz is not None:
-        column = column.cast(pa.timestamp(column.type.unit))
-    if pa.types.is_date(column.type):
-        column = column.cast(pa.timestamp("s"))
-    import pyarrow.compute as pc  # only for time windows
-
-    start = pc.floor_temporal(column, unit=window, week_starts_monday=True)
-    return start.cast(pa.date32()).cast(pa.int32())
-
-
-def _level_text(value: object, is_time: bool) -> str | None:
-    if value is None:
-        return None
-    if is_time:
-        return (_EPOCH + dt.timedelta(days=int(str(value)))).isoformat()
-    return str(value)
