@@ -38,7 +38,12 @@ def server(
 ) -> Iterator[str]:
     # Each call pauses between reading the tool's state and calling the supplier, as a busy
     # server might: without the gate, calls checked before the commit would arrive after it.
-    settings = gateway_settings(db_url, supplier, cds_pause_before_supplier_seconds=0.05)
+    # The tests count the calls that reach the supplier, and a call's budget runs from its
+    # admission: 10 s, so that a test machine busy with the rest of the suite never spends it
+    # before the call is sent.
+    settings = gateway_settings(
+        db_url, supplier, cds_pause_before_supplier_seconds=0.05, cds_timeout_seconds=10.0
+    )
     app = create_app(settings, engine)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
