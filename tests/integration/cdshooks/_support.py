@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
@@ -234,3 +235,22 @@ def api_token(sessions: sessionmaker[StewardSession], role: Role, org: str = "rx
         organisation = session.scalars(select(Organisation).where(Organisation.slug == org)).one()
         plaintext, _ = create_token(session, organisation, role, utcnow(), 1)
     return plaintext
+
+
+def register_supplier_over_http(
+    base_url: str, sessions: sessionmaker[StewardSession], tool: LiveTool, supplier: Supplier
+) -> None:
+    """Register the supplier's sepsis service for version 1.0 of ``tool`` through the API of the
+    server at ``base_url``, as IT security."""
+    admin = bearer(api_token(sessions, Role.IT_SECURITY))
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        registered = client.put(
+            f"/api/v1/tools/{tool.tool_id}/versions/1.0/cds-services/sepsis-risk",
+            json={
+                "hook": "patient-view",
+                "description": "Sepsis risk",
+                "supplier_url": f"{supplier.base}/cds-services/sepsis",
+            },
+            headers=admin,
+        )
+    assert registered.status_code == 200, registered.text

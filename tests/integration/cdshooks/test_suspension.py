@@ -24,6 +24,7 @@ from ._support import (
     ehr_token,
     free_port,
     live_tool,
+    register_supplier_over_http,
     service_url,
     spec,
 )
@@ -66,18 +67,7 @@ def test_no_call_reaches_the_supplier_after_the_suspension_commits(
     commit_clock: CommitClock,
 ) -> None:
     tool = live_tool(sessions)
-    admin = bearer(api_token(sessions, Role.IT_SECURITY))
-    with httpx.Client(base_url=server, timeout=30) as client:
-        registered = client.put(
-            f"/api/v1/tools/{tool.tool_id}/versions/1.0/cds-services/sepsis-risk",
-            json={
-                "hook": "patient-view",
-                "description": "Sepsis risk",
-                "supplier_url": f"{supplier.base}/cds-services/sepsis",
-            },
-            headers=admin,
-        )
-        assert registered.status_code == 200, registered.text
+    register_supplier_over_http(server, sessions, tool, supplier)
     supplier.delay = 0.02  # calls are in flight at the supplier when the suspension arrives
     stop = threading.Event()
     answers: list[tuple[float, float, int]] = []
@@ -133,18 +123,7 @@ def test_a_token_sent_many_times_at_once_is_accepted_once(
     """Calls arriving together share one admission transaction: the replay check must still
     accept one use of a token, whether the copies land in the same batch or in several."""
     tool = live_tool(sessions)
-    admin = bearer(api_token(sessions, Role.IT_SECURITY))
-    with httpx.Client(base_url=server, timeout=30) as client:
-        registered = client.put(
-            f"/api/v1/tools/{tool.tool_id}/versions/1.0/cds-services/sepsis-risk",
-            json={
-                "hook": "patient-view",
-                "description": "Sepsis risk",
-                "supplier_url": f"{supplier.base}/cds-services/sepsis",
-            },
-            headers=admin,
-        )
-        assert registered.status_code == 200, registered.text
+    register_supplier_over_http(server, sessions, tool, supplier)
     token = ehr_token(service_url())
     fresh = [ehr_token(service_url()) for _ in range(CALLERS)]
     start = threading.Barrier(2 * CALLERS)

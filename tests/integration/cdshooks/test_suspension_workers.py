@@ -32,11 +32,11 @@ from ._support import (
     EHR_ISSUER,
     STEWARD_BASE,
     Supplier,
-    api_token,
     bearer,
     ehr_token,
     free_port,
     live_tool,
+    register_supplier_over_http,
     service_url,
     spec,
 )
@@ -103,18 +103,7 @@ def test_no_call_reaches_the_supplier_after_a_suspension_by_another_process(
     commit_clock: CommitClock,
 ) -> None:
     tool = live_tool(sessions)
-    admin = bearer(api_token(sessions, Role.IT_SECURITY))
-    with httpx.Client(base_url=served, timeout=30) as client:
-        registered = client.put(
-            f"/api/v1/tools/{tool.tool_id}/versions/1.0/cds-services/sepsis-risk",
-            json={
-                "hook": "patient-view",
-                "description": "Sepsis risk",
-                "supplier_url": f"{supplier.base}/cds-services/sepsis",
-            },
-            headers=admin,
-        )
-        assert registered.status_code == 200, registered.text
+    register_supplier_over_http(served, sessions, tool, supplier)
     supplier.delay = 0.02  # calls are in flight at the supplier when the suspension arrives
     stop = threading.Event()
     answers: list[tuple[float, int]] = []
