@@ -147,6 +147,20 @@ def test_bucket_weights_are_poisson_one_and_fixed() -> None:
     assert np.mean(weights == 0) == pytest.approx(np.exp(-1), abs=0.005)
 
 
+def test_buckets_and_weights_are_pinned_so_stored_replicates_still_merge() -> None:
+    # Replicate cubes of two data sets merge by addition only if a patient lands in the same
+    # bucket and a bucket gets the same weights whenever either cube was built. Both rest on
+    # libraries (DuckDB's ``hash``, numpy's Poisson stream): an upgrade that changes either
+    # must fail here rather than silently mix incompatible replicates.
+    ids = pa.array(["P000001", "P000002", "patient-42", "17", None])
+    assert patient_buckets(ids, 1024).tolist() == [952, 407, 672, 58, -1]
+    assert patient_buckets(pa.array([17, 123456789]), 1024).tolist() == [58, 110]
+    weights = bucket_weights(2, 1024)
+    assert weights[0, :12].tolist() == [0, 2, 0, 0, 1, 0, 2, 1, 4, 1, 0, 1]
+    assert weights[1, :12].tolist() == [0, 0, 2, 0, 0, 3, 2, 0, 2, 1, 0, 1]
+    assert weights.sum() == 2083
+
+
 def test_every_input_format_and_pass_builds_the_same_replicates(tmp_path: Path) -> None:
     rows = random_rows(3000, seed=31)
     request = CubeRequest(COLUMNS, thresholds=(0.29,), fine_bins=50, coarse_bins=20, replicates=40)
