@@ -160,6 +160,21 @@ def test_chunks_reproduce_one_draw(counts: LevelCounts, method: str) -> None:
     assert not np.array_equal(other.stats, whole.stats)
 
 
+def test_poisson_replicates_are_numpys_draws_of_every_cell(counts: LevelCounts) -> None:
+    # Empty cells (every unlabelled cell of labelled counts) are not drawn; the replicates must
+    # still be exactly numpy's Poisson draws of the whole cube, cell means carried along.
+    labelled = counts.labelled()
+    n = labelled.stats[..., 0]
+    assert np.any(n == 0)
+    assert np.any(n > 0)
+    reps = resample(labelled, 40, "poisson", rng=np.random.default_rng(4))
+    draws = np.random.default_rng(4).poisson(n, size=(40, *n.shape)).astype(np.float64)
+    np.testing.assert_array_equal(reps.stats[..., 0], draws)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(n[..., None] > 0, labelled.stats / n[..., None], 0.0)
+    np.testing.assert_allclose(reps.stats[..., 1:], (draws[..., None] * means)[..., 1:], rtol=1e-12)
+
+
 def test_default_chunks_fit_the_memory_budget() -> None:
     stats = np.zeros((1_000, 3, len(STATS)))
     stats[:, :2, 0] = 50.0

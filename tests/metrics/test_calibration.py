@@ -23,6 +23,7 @@ from steward.cube import COARSE_BINS, LevelCounts, edges_with_thresholds
 from steward.metrics._counts import UndefinedMetricWarning
 from steward.metrics.calibration import (
     CalibrationCurve,
+    _smooth,
     brier,
     calibration_curve,
     calibration_in_the_large,
@@ -386,6 +387,70 @@ def test_batched_metrics_equal_looped(seed: int, n_rows: int, n_replicates: int)
             if batched.ndim == 2:  # tuple-valued metrics: (field, replicate)
                 looped = looped.T
             np.testing.assert_allclose(batched, looped, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def brute_force_kernel(x: FloatArray, w: FloatArray, span: float) -> FloatArray:
+    """Tricube weights straight from the lowess definition: h_i is the smallest radius around
+    x_i whose window [x_i - h, x_i + h] holds a fraction span of the weight, found over windows
+    starting at each group l and reaching the first group r(l) that completes the fraction."""
+    n = x.size
+    kernel = np.zeros((n, n))
+    target = span * w.sum() * (1 - 1e-12)
+    for i in range(n):
+        radii = []
+        for left in range(n):
+            held = np.cumsum(w[left:])
+            reached = np.flatnonzero(held >= target)
+            right_x = x[left + reached[0]] if reached.size else np.inf
+            radii.append(max(x[i] - x[left], right_x - x[i]))
+        h = max(min(radii), np.finfo(np.float64).tiny)
+        u = np.minimum(np.abs(x - x[i]) / h, 1.0)
+        kernel[i] = w * (1 - u**3) ** 3
+    return kernel
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_groups=st.integers(1, 25),
+    span=st.sampled_from([0.1, 0.4, 0.75, 1.0]),
+    integer_weights=st.booleans(),
+)
+def test_smoothing_kernel_matches_the_lowess_bandwidth(
+    seed: int, n_groups: int, span: float, integer_weights: bool
+) -> None:
+    # Ties, empty groups and fractional weights included: the bandwidth search must find the
+    # same least radius as trying every window.
+    rng = np.random.default_rng(seed)
+    grid = np.linspace(0.0, 1.0, int(rng.integers(2, 12)))
+    x = np.sort(rng.choice(grid, size=(3, n_groups)), axis=-1)
+    w = rng.integers(0, 4, size=(3, n_groups)).astype(np.float64)
+    if not integer_weights:
+        w *= rng.random((3, n_groups))
+    w[:, -1] += 1.0
+    kernel = _smooth._kernel(x, w, span)
+    for row in range(3):
+        np.testing.assert_allclose(
+            kernel[row], brute_force_kernel(x[row], w[row], span), rtol=1e-9, atol=1e-12
+        )
+
+
+def test_least_radius_takes_the_full_minimum_when_not_ascending() -> None:
+    x = np.array([[0.1, 0.2, 0.4, 0.5]])
+    reach_x = np.array([[0.5, 0.3, 0.6, np.inf]])  # not ascending: no crossing to search for
+    expected = np.min(
+        np.maximum(x[0][:, None] - x[0][None, :], reach_x[0][None, :] - x[0][:, None]), axis=-1
+    )
+    np.testing.assert_array_equal(_smooth._least_radius(x, reach_x)[0], expected)
+
+
+def test_smoothed_errors_do_not_depend_on_the_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
+    counts = replicate_counts(21, 400, 70)
+    whole = smoothed_calibration_errors(counts)
+    monkeypatch.setattr(_smooth, "_CHUNK", 7)
+    chunked = smoothed_calibration_errors(counts)
+    for a, b in zip(whole, chunked, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_batch_axes_may_be_multidimensional() -> None:

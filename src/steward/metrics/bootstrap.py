@@ -435,7 +435,12 @@ def _draw(
     Draws run replicate by replicate, so chunking does not change them.
     """
     if method == "poisson":
-        return rng.poisson(n, size=(count, *n.shape)).astype(np.float64)
+        # Poisson(0) is 0 and numpy draws it without consuming random numbers: drawing only the
+        # occupied cells gives the same draws, and empty (e.g. unlabelled) cells cost nothing
+        cells = np.flatnonzero(n.ravel() > 0)
+        new_n = np.zeros((count, n.size), dtype=np.float64)
+        new_n[:, cells] = rng.poisson(n.ravel()[cells], size=(count, cells.size))
+        return new_n.reshape(count, *n.shape)
     by_label = np.swapaxes(n, -1, -2)  # (..., label, category)
     totals = by_label.sum(axis=-1)
     pvals = np.divide(

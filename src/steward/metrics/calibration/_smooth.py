@@ -30,8 +30,9 @@ DEFAULT_SPAN = 0.75
 DEFAULT_SMOOTHING_BINS = 100
 #: ... further split so that no coarse bin is wider than this on the probability scale.
 _MAX_BIN_WIDTH = 0.05
-#: Batch elements smoothed per vectorised chunk (bounds memory at about 10 MB per array).
-_CHUNK = 64
+#: Batch elements smoothed per vectorised chunk: small enough that the ``(chunk, C, C)`` kernel
+#: (about 3 MB at 32) stays in cache, which halves the time against 64.
+_CHUNK = 32
 
 
 class CalibrationErrors(NamedTuple):
@@ -345,15 +346,55 @@ def _kernel(x: FloatArray, w: FloatArray, span: float) -> FloatArray:
         np.take_along_axis(x, np.minimum(reach, n_groups - 1), axis=-1),
         np.inf,
     )
-    offset = x[..., None, :] - x[..., :, None]  # offset[..., i, c] = x_c - x_i
-    radius = np.maximum(-offset, reach_x[..., None, :] - x[..., :, None])
-    bandwidth = np.maximum(np.min(radius, axis=-1), np.finfo(np.float64).tiny)
-    u = np.minimum(np.abs(offset) * (1.0 / bandwidth)[..., None], 1.0)
-    u *= u * u
-    kernel: FloatArray = 1.0 - u
+    bandwidth = np.maximum(_least_radius(x, reach_x), np.finfo(np.float64).tiny)
+    # (1 - u^3)^3 with u = min(|x_c - x_i| / h_i, 1), in place: the (..., C, C) arrays dominate
+    # the cost of the whole fit.
+    kernel: FloatArray = x[..., None, :] - x[..., :, None]
+    np.abs(kernel, out=kernel)
+    kernel *= (1.0 / bandwidth)[..., None]
+    np.minimum(kernel, 1.0, out=kernel)
+    kernel *= kernel * kernel
+    np.subtract(1.0, kernel, out=kernel)
     kernel *= kernel * kernel
     kernel *= w[..., None, :]
     return kernel
+
+
+def _least_radius(x: FloatArray, reach_x: FloatArray) -> FloatArray:
+    """``min_l max(x_i - x_l, reach_x[l] - x_i)`` for every ``i``, shape ``(..., C)``.
+
+    With ``x`` and ``reach_x`` ascending, the first term falls and the second rises with ``l``
+    (rounding keeps both monotone), so the least maximum sits where they cross: a binary search
+    per ``i`` finds the same value as the full ``(C, C)`` minimum at a fraction of the cost.
+    Inputs that are not ascending (possible only through rounding of non-integer weights) take
+    the full minimum.
+    """
+    if not (_ascending(x) and _ascending(reach_x)):
+        radius = np.maximum(
+            x[..., :, None] - x[..., None, :], reach_x[..., None, :] - x[..., :, None]
+        )
+        return np.asarray(np.min(radius, axis=-1), dtype=np.float64)
+    n = x.shape[-1]
+    # first l with x_i - x_l <= reach_x[l] - x_i: the falling term no longer exceeds the rising one
+    low = np.zeros(x.shape, dtype=np.intp)
+    high = np.full(x.shape, n, dtype=np.intp)
+    for _ in range(max(1, n).bit_length() + 1):
+        middle = np.minimum((low + high) // 2, n - 1)
+        crossed = x - np.take_along_axis(x, middle, axis=-1) <= (
+            np.take_along_axis(reach_x, middle, axis=-1) - x
+        )
+        crossed &= low < high
+        high = np.where(crossed, middle, high)
+        low = np.where(crossed | (low >= high), low, middle + 1)
+    before = np.maximum(high - 1, 0)
+    falling = np.where(high > 0, x - np.take_along_axis(x, before, axis=-1), np.inf)
+    at = np.minimum(high, n - 1)
+    rising = np.where(high < n, np.take_along_axis(reach_x, at, axis=-1) - x, np.inf)
+    return np.asarray(np.minimum(falling, rising), dtype=np.float64)
+
+
+def _ascending(values: FloatArray) -> bool:
+    return bool(np.all(values[..., 1:] >= values[..., :-1]))
 
 
 def _first_reaching(cumulative: FloatArray, goal: FloatArray) -> NDArray[np.intp]:
