@@ -314,20 +314,25 @@ def _errors(x: FloatArray, y: FloatArray, w: FloatArray, span: float) -> list[Fl
     safe_w = np.where(empty[..., None], 1.0, w)
     error = np.abs(_local_fit(x, y, safe_w, span) - x)
     ici = np.sum(safe_w * error, axis=-1) / np.sum(safe_w, axis=-1)
-    e50 = _weighted_quantile(error, safe_w, 0.5)
-    e90 = _weighted_quantile(error, safe_w, 0.9)
+    e50, e90 = _weighted_quantiles(error, safe_w, (0.5, 0.9))
     emax = np.max(np.where(safe_w > 0, error, -np.inf), axis=-1)
     return [np.where(empty, np.nan, values) for values in (ici, e50, e90, emax)]
 
 
-def _weighted_quantile(values: FloatArray, weights: FloatArray, q: float) -> FloatArray:
-    """Inverted-CDF quantile: the smallest value whose cumulative weight reaches ``q``."""
+def _weighted_quantiles(
+    values: FloatArray, weights: FloatArray, qs: tuple[float, ...]
+) -> list[FloatArray]:
+    """Inverted-CDF quantiles: the smallest value whose cumulative weight reaches each ``q``
+    (one sort shared by every ``q``)."""
     order = np.argsort(values, axis=-1)
     sorted_values = np.take_along_axis(values, order, axis=-1)
     cumulative = np.cumsum(np.take_along_axis(weights, order, axis=-1), axis=-1)
-    target = q * cumulative[..., -1:]
-    first = np.argmax(cumulative >= target * (1.0 - 1e-12), axis=-1)
-    return np.take_along_axis(sorted_values, first[..., None], axis=-1)[..., 0]
+    quantiles = []
+    for q in qs:
+        target = q * cumulative[..., -1:]
+        first = np.argmax(cumulative >= target * (1.0 - 1e-12), axis=-1)
+        quantiles.append(np.take_along_axis(sorted_values, first[..., None], axis=-1)[..., 0])
+    return quantiles
 
 
 def _kernel(x: FloatArray, w: FloatArray, span: float) -> FloatArray:
@@ -375,21 +380,21 @@ def _least_radius(x: FloatArray, reach_x: FloatArray) -> FloatArray:
         )
         return np.asarray(np.min(radius, axis=-1), dtype=np.float64)
     n = x.shape[-1]
+    # Rows flattened so that each probe is one gather (take_along_axis costs more per call).
+    flat_x, flat_reach = x.reshape(-1), reach_x.reshape(-1)
+    row_start = (np.arange(flat_x.size) // n * n).reshape(x.shape)
     # first l with x_i - x_l <= reach_x[l] - x_i: the falling term no longer exceeds the rising one
     low = np.zeros(x.shape, dtype=np.intp)
     high = np.full(x.shape, n, dtype=np.intp)
     for _ in range(max(1, n).bit_length() + 1):
-        middle = np.minimum((low + high) // 2, n - 1)
-        crossed = x - np.take_along_axis(x, middle, axis=-1) <= (
-            np.take_along_axis(reach_x, middle, axis=-1) - x
-        )
+        middle = np.minimum((low + high) // 2, n - 1) + row_start
+        crossed = x - flat_x[middle] <= flat_reach[middle] - x
         crossed &= low < high
+        middle -= row_start
         high = np.where(crossed, middle, high)
         low = np.where(crossed | (low >= high), low, middle + 1)
-    before = np.maximum(high - 1, 0)
-    falling = np.where(high > 0, x - np.take_along_axis(x, before, axis=-1), np.inf)
-    at = np.minimum(high, n - 1)
-    rising = np.where(high < n, np.take_along_axis(reach_x, at, axis=-1) - x, np.inf)
+    falling = np.where(high > 0, x - flat_x[np.maximum(high - 1, 0) + row_start], np.inf)
+    rising = np.where(high < n, flat_reach[np.minimum(high, n - 1) + row_start] - x, np.inf)
     return np.asarray(np.minimum(falling, rising), dtype=np.float64)
 
 
@@ -398,14 +403,17 @@ def _ascending(values: FloatArray) -> bool:
 
 
 def _first_reaching(cumulative: FloatArray, goal: FloatArray) -> NDArray[np.intp]:
-    """For each ``goal``, the first index whose ``cumulative`` (ascending along the last axis)
-    is at least that goal, or the axis length if none: a binary search on every row at once."""
+    """For each ``goal`` (same shape as ``cumulative``), the first index whose ``cumulative``
+    (ascending along the last axis) in the same row is at least that goal, or the axis length
+    if none: a binary search on every row at once."""
     n = cumulative.shape[-1]
+    flat = cumulative.reshape(-1)
+    row_start = (np.arange(goal.size) // n * n).reshape(goal.shape)
     low = np.zeros(goal.shape, dtype=np.intp)
     high = np.full(goal.shape, n, dtype=np.intp)
     for _ in range(max(1, n).bit_length() + 1):
         middle = (low + high) // 2
-        value = np.take_along_axis(cumulative, np.minimum(middle, n - 1), axis=-1)
+        value = flat[np.minimum(middle, n - 1) + row_start]
         enough = (middle < n) & (value >= goal)
         high = np.where(enough, middle, high)
         low = np.where(enough, low, middle + 1)
