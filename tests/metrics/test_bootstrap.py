@@ -170,6 +170,9 @@ def test_poisson_replicates_are_numpys_draws_of_every_cell(counts: LevelCounts) 
     reps = resample(labelled, 40, "poisson", rng=np.random.default_rng(4))
     draws = np.random.default_rng(4).poisson(n, size=(40, *n.shape)).astype(np.float64)
     np.testing.assert_array_equal(reps.stats[..., 0], draws)
+    # every per-bin field is stored contiguously, the layout the metrics read fastest
+    assert reps.n_pos.flags.c_contiguous
+    assert reps.stat("sum_p", NEGATIVE).flags.c_contiguous
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(n[..., None] > 0, labelled.stats / n[..., None], 0.0)
     np.testing.assert_allclose(reps.stats[..., 1:], (draws[..., None] * means)[..., 1:], rtol=1e-12)

@@ -452,12 +452,17 @@ def _draw(
 
 def _rescale(stats: FloatArray, n: FloatArray, new_n: FloatArray) -> FloatArray:
     factor = np.divide(new_n, n, out=np.zeros_like(new_n), where=n > 0)
-    # the factor repeated once per statistic, then one contiguous product: a third faster than
-    # broadcasting it over the short statistics axis
-    out = np.repeat(factor, stats.shape[-1], axis=-1).reshape(*new_n.shape, stats.shape[-1])
-    out *= stats
-    out[..., 0] = new_n
-    return out
+    # Stored label- and statistic-major, so that every per-bin field the metrics read (rows,
+    # score sums per label) is one contiguous block: this saves more than the transposed
+    # write costs. The values are the same products either way.
+    out = np.empty((*stats.shape[-2:], *new_n.shape[:-1]), dtype=np.float64)
+    np.multiply(
+        np.moveaxis(factor, -1, 0)[:, None],
+        np.moveaxis(stats, (-2, -1), (0, 1))[:, :, None],
+        out=out,
+    )
+    out[:, 0] = np.moveaxis(new_n, -1, 0)
+    return np.moveaxis(out, (0, 1), (-2, -1))
 
 
 def _validated_counts(stats: FloatArray) -> FloatArray:
