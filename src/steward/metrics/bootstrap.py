@@ -451,17 +451,16 @@ def _draw(
 
 
 def _rescale(stats: FloatArray, n: FloatArray, new_n: FloatArray) -> FloatArray:
-    factor = np.divide(new_n, n, out=np.zeros_like(new_n), where=n > 0)
+    factor = np.moveaxis(np.divide(new_n, n, out=np.zeros_like(new_n), where=n > 0), -1, 0)
     # Stored label- and statistic-major, so that every per-bin field the metrics read (rows,
     # score sums per label) is one contiguous block: this saves more than the transposed
-    # write costs. The values are the same products either way.
-    out = np.empty((*stats.shape[-2:], *new_n.shape[:-1]), dtype=np.float64)
-    np.multiply(
-        np.moveaxis(factor, -1, 0)[:, None],
-        np.moveaxis(stats, (-2, -1), (0, 1))[:, :, None],
-        out=out,
-    )
-    out[:, 0] = np.moveaxis(new_n, -1, 0)
+    # write costs. The values are the same products either way; a label without rows or sums
+    # anywhere (unlabelled rows of labelled counts) stays zero without being multiplied.
+    out = np.zeros((*stats.shape[-2:], *new_n.shape[:-1]), dtype=np.float64)
+    by_label = np.moveaxis(stats, (-2, -1), (0, 1))
+    for label in np.flatnonzero(np.any(by_label.reshape(by_label.shape[0], -1) != 0, axis=-1)):
+        np.multiply(factor[label, None], by_label[label, :, None], out=out[label])
+        out[label, 0] = np.moveaxis(new_n, -1, 0)[label]
     return np.moveaxis(out, (0, 1), (-2, -1))
 
 
