@@ -281,13 +281,12 @@ def _coarse_bins(bins: LabelledBins, edges: FloatArray, n_bins: int) -> _Smoothi
 
     group_rows, group_events, group_sum = grouped(rows), grouped(events), grouped(score_sum)
     # Move empty groups to the end (stable), then keep as many columns as the fullest element.
-    order = np.argsort(group_rows <= 0, axis=-1, kind="stable")
-    group_rows, group_events, group_sum = (
-        np.take_along_axis(a, order, axis=-1) for a in (group_rows, group_events, group_sum)
-    )
     width = max(1, int(np.max(np.sum(group_rows > 0, axis=-1), initial=0)))
+    order = np.argsort(group_rows <= 0, axis=-1, kind="stable")[..., :width]
+    # one gather per array through flat positions (cheaper than take_along_axis)
+    at = (order.reshape(-1, width) + offset).reshape(order.shape)
     group_rows, group_events, group_sum = (
-        a[..., :width] for a in (group_rows, group_events, group_sum)
+        a.reshape(-1)[at] for a in (group_rows, group_events, group_sum)
     )
     occupied = group_rows > 0
     safe_rows = np.where(occupied, group_rows, 1.0)
