@@ -1,4 +1,5 @@
-"""What `steward` imports at start-up: the engine only when evaluating, DuckDB only when needed.
+"""What `steward` imports at start-up: the engine only when evaluating, DuckDB only when needed,
+rich only when something is drawn, the YAML parser only for a spec file.
 
 Each check runs in a fresh interpreter, since this test process has imported everything already.
 """
@@ -50,11 +51,26 @@ def parquet_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_evaluating_a_parquet_file_does_not_import_duckdb(parquet_file: Path) -> None:
+def test_evaluating_a_parquet_file_quietly_imports_only_the_engine(parquet_file: Path) -> None:
     args = ["evaluate", str(parquet_file), "--score", "risk_score", "--label", "deteriorated"]
     args += ["--group", "sex", "--comparator", "clinician_estimate", "--bootstrap", "20", "-q"]
-    imported = _imported("duckdb,pandas,steward.evaluation.run", *args)
-    assert imported == {"duckdb": False, "pandas": False, "steward.evaluation.run": True}
+    imported = _imported("duckdb,pandas,rich,yaml,steward.evaluation.run", *args)
+    assert imported == {
+        "duckdb": False,
+        "pandas": False,
+        "rich": False,
+        "yaml": False,
+        "steward.evaluation.run": True,
+    }
+
+
+def test_evaluating_with_a_spec_file_and_a_summary_draws_with_rich(
+    parquet_file: Path, tmp_path: Path
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("columns:\n  score: risk_score\n  label: deteriorated\n", encoding="utf-8")
+    args = ["evaluate", str(parquet_file), "--spec", str(spec), "--bootstrap", "0"]
+    assert _imported("rich,yaml", *args) == {"rich": True, "yaml": True}
 
 
 def test_evaluating_a_csv_file_still_uses_duckdb(parquet_file: Path, tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
+from steward.cli.consoles import stderr, stdout
 from steward.cli.db import fail, reported_errors
 from steward.cli.progress import scan_progress
 from steward.errors import InputError
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
     from steward.config import Settings
 
-out = Console()
-err = Console(stderr=True)
 
 DEMO_SPECS = ("deterioration-validation.yaml", "deterioration-equity-audit.yaml")
 HOST = "127.0.0.1"  # the demo's accounts share a published password: never listen beyond loopback
@@ -85,7 +83,9 @@ def _demo_settings() -> Settings:
     with reported_errors():
         settings = load_settings()
     if settings.database_url:
-        err.print("note: the demo ignores STEWARD_DATABASE_URL and uses its own SQLite database")
+        stderr().print(
+            "note: the demo ignores STEWARD_DATABASE_URL and uses its own SQLite database"
+        )
     update: dict[str, object] = {"database_url": None}
     if settings.secret_key is None:
         update["secret_key"] = SecretStr(_demo_secret(settings.home))
@@ -104,6 +104,7 @@ def _demo_secret(home: Path) -> str:
 
 def _seeded_engine(settings: Settings) -> Engine:
     """Migrate the embedded database and seed the demo if it is empty."""
+    out = stdout()
     from steward.db import migrate
     from steward.db.engine import make_engine
     from steward.demo.seed import seed_demo
@@ -133,7 +134,7 @@ def _listen(port: int) -> socket.socket:
             continue
         listener.listen(128)
         if candidate != port:
-            out.print(
+            stdout().print(
                 f"port {port} is busy; serving on port {candidate} instead",
                 highlight=False,
                 soft_wrap=True,
@@ -185,6 +186,7 @@ def _start_scheduler(settings: Settings, engine: Engine) -> threading.Event | No
 
 def _write_reports(rows: int, directory: Path, seed: int) -> None:
     """Generate the synthetic data set and write both validations as JSON and HTML."""
+    out = stdout()
     from steward.evaluation.report import write_html
     from steward.evaluation.run import evaluate
     from steward.evaluation.spec import load_spec
@@ -203,7 +205,7 @@ def _write_reports(rows: int, directory: Path, seed: int) -> None:
             write_text_atomic(spec_path, _demo_spec(name))
             spec = load_spec(spec_path)
             started = time.perf_counter()
-            with scan_progress(err) as progress:
+            with scan_progress() as progress:
                 result = evaluate(data, spec, progress=progress)
             stem = spec_path.stem
             write_text_atomic(directory / f"{stem}.json", result.model_dump_json(indent=2) + "\n")
@@ -217,7 +219,7 @@ def _write_reports(rows: int, directory: Path, seed: int) -> None:
             out.print(f"  spec   {spec_path}", highlight=False)
             out.print(f"  report {report.resolve().as_uri()}", highlight=False)
     except InputError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        stderr().print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
+from steward.cli.consoles import stderr, stdout
 from steward.cli.progress import scan_progress
 from steward.cube.sources import ScoreScale
 from steward.errors import InputError
@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from steward.evaluation.result import EvaluationResult
     from steward.evaluation.spec import EvaluationSpec
     from steward.integration.optouts import PatientExclusion
-
-err = Console(stderr=True)
-out = Console()
 
 
 def evaluate_command(
@@ -114,7 +111,7 @@ def evaluate_command(
     try:
         evaluation_spec = merge_options(load_spec(spec) if spec else None, options)
         exclusion = load_opt_outs(opt_outs) if opt_outs is not None else None
-        with scan_progress(err, enabled=not quiet) as progress:
+        with scan_progress(enabled=not quiet) as progress:
             result = evaluate(data, evaluation_spec, progress=progress, opt_outs=exclusion)
         for path in (json_out, html_out):
             if path is not None:
@@ -126,7 +123,7 @@ def evaluate_command(
 
             write_html(result.model_dump(mode="json"), html_out)
     except InputError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        stderr().print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if not quiet:
         print_summary(result, json_out, html_out)
@@ -205,6 +202,7 @@ def _make_folder(path: Path) -> None:
 
 def print_summary(result: EvaluationResult, json_out: Path | None, html_out: Path | None) -> None:
     """A short table of the headline results and the verdict."""
+    out = stdout()
     from rich.table import Table
 
     table = Table(title=result.title or "Local validation", show_header=True, header_style="bold")

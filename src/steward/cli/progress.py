@@ -5,25 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from steward.cli.consoles import stderr
 
 ProgressCallback = Callable[[float], None]
 
 
 @contextmanager
-def scan_progress(console: Console, *, enabled: bool = True) -> Iterator[ProgressCallback | None]:
+def scan_progress(*, enabled: bool = True) -> Iterator[ProgressCallback | None]:
     """Yield a callback taking the fraction done (0..1), or None when disabled."""
     if not enabled:
         yield None
         return
+    # imported here: a quiet run does without rich
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as progress:
+    with Progress(*columns, console=stderr(), transient=True) as progress:
         task = progress.add_task("Scanning data", total=1.0)
 
         def update(fraction: float) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from steward.errors import InputError
@@ -123,6 +122,8 @@ class EvaluationSpec(_Spec):
 
 def load_spec(path: str | Path) -> EvaluationSpec:
     """Read and validate a YAML spec; errors name the file and the field."""
+    import yaml  # here: a run without a spec file does without the YAML parser
+
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
