@@ -1,5 +1,5 @@
 """``python -m steward`` runs the command line."""
 
-from steward.cli.main import app
+from steward.cli.main import run
 
-app()
+run()

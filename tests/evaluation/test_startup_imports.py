@@ -93,3 +93,29 @@ def test_the_cube_package_names_resolve_lazily() -> None:
     assert cube.LevelCounts.__module__ == "steward.cube.model"
     with pytest.raises(AttributeError):
         _ = cube.not_a_name  # type: ignore[attr-defined]
+
+
+# runs the `steward` executable's entry point, then reports at exit whether objects were frozen
+_ENTRY = textwrap.dedent(
+    """
+    import atexit, gc, sys
+    atexit.register(lambda: print("frozen", gc.get_freeze_count() > 0))
+    sys.argv = ["steward", *sys.argv[1:]]
+    from steward.cli.main import run
+    run()
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [(["evaluate", "--help"], 0), (["evaluate", "missing.parquet", "--score", "s"], 2)],
+)
+def test_the_executable_keeps_the_exit_code_and_freezes_before_shutdown(
+    args: list[str], code: int
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _ENTRY, *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == code, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "frozen True"

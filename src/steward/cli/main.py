@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import typer
 
 from steward.cli.audit import audit_app
@@ -48,3 +50,16 @@ app.add_typer(export_app, name="export")
 
 app.command("evaluate")(evaluate_command)
 app.command("demo")(demo_command)
+
+
+def run() -> None:
+    """The ``steward`` executable: the command, then a shutdown with less to do.
+
+    The process ends with the command, so its objects are frozen out of the garbage collector
+    first: shutdown then skips scanning them, which after an evaluation (scipy, pydantic and
+    Arrow loaded) saves a tenth of a second or more. Finalizers and exit handlers still run.
+    """
+    try:
+        app()
+    finally:
+        gc.freeze()
