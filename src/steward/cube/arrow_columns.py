@@ -1,5 +1,6 @@
 """Arrow columns of a record batch read as numpy arrays for the numpy cube pass: numbers
-straight from their buffers, scores on the probability scale, time windows as day numbers."""
+straight from their buffers, scores on the probability scale, time windows as day numbers,
+group columns as level codes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from steward.cube.model import FloatArray
+from steward.cube.model import FloatArray, Level
+
+#: Integer group columns spanning at most this many values are coded by subtraction: cheaper
+#: than a hash table, and a list of levels this long costs little (levels without rows are
+#: dropped by the margins).
+SMALL_INTEGER_RANGE = 256
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -74,3 +80,38 @@ def level_text(value: object, is_time: bool) -> str | None:
     if is_time:
         return (EPOCH + dt.timedelta(days=int(str(value)))).isoformat()
     return str(value)
+
+
+def column_levels(column: pa.Array, is_time: bool) -> tuple[NDArray[np.intp], list[Level]]:
+    """Per row, a code into the returned levels of a group column: a missing value is a level
+    of its own, listed only when the column has one. Levels may include values without rows."""
+    small = None if is_time else _small_integer_levels(column)
+    if small is not None:
+        return small
+    if not pa.types.is_dictionary(column.type):
+        column = column.dictionary_encode()
+    dictionary: list[object] = column.dictionary.to_pylist()
+    values: list[Level] = [(level_text(v, is_time),) for v in dictionary]
+    indices, valid = buffer_values(column.indices)
+    codes = indices.astype(np.intp)
+    if valid is not None:
+        codes[~valid] = len(values)
+        values.append((None,))
+    return codes, values
+
+
+def _small_integer_levels(column: pa.Array) -> tuple[NDArray[np.intp], list[Level]] | None:
+    """Codes ``value - min`` of an integer column without nulls over a small range, else None."""
+    kind = column.type
+    fits = pa.types.is_signed_integer(kind) or (
+        pa.types.is_unsigned_integer(kind) and kind.bit_width < 64
+    )
+    if not fits or column.null_count or len(column) == 0:
+        return None
+    values, _ = buffer_values(column)
+    low, high = int(values.min()), int(values.max())
+    if high - low >= SMALL_INTEGER_RANGE:
+        return None
+    codes = values.astype(np.intp)
+    codes -= low
+    return codes, [(str(v),) for v in range(low, high + 1)]

@@ -14,30 +14,20 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from steward.cube.arrow_columns import (
-    buffer_values,
+    column_levels,
     float_values,
-    level_text,
     probability,
     window_days,
 )
 from steward.cube.bins import IntArray, fine_and_coarse_bins, logit_bins, uniform_bins
-from steward.cube.model import (
-    LABEL_AXIS,
-    STATS,
-    Cube,
-    FloatArray,
-    Level,
-    Margin,
-    PairedMargin,
-    level_sort_key,
-)
+from steward.cube.margins import Codes, LevelMargin, add_columns, joint_codes, take
+from steward.cube.model import LABEL_AXIS, STATS, Cube, FloatArray, Level, Margin, PairedMargin
 from steward.cube.plan import CubeRequest
 from steward.cube.replicates import BucketSums, PatientHasher, replicate_margin
 from steward.cube.sources import DataSource
@@ -59,8 +49,6 @@ _TERMS = len(STATS) - 1
 _Z = 4
 #: Intersections with at most this many level combinations are coded densely (no sort).
 _DENSE_LEVELS = 1 << 16
-#: Margins of at most this many (level, cell) pairs are summed without compacting levels first.
-_DENSE_CELLS = 1 << 20
 
 
 class _DeclinedError(Exception):
@@ -236,72 +224,6 @@ def _accumulate(target: FloatArray, keys: IntArray, terms: list[FloatArray]) -> 
         target[i] += np.bincount(keys, weights=term, minlength=size)
 
 
-def _cell_sums(keys: IntArray, terms: list[FloatArray], size: int) -> FloatArray:
-    """``(cell, stat)`` sums: a count and one weighted bincount per term."""
-    out = np.empty((size, len(STATS)))
-    out[:, 0] = np.bincount(keys, minlength=size)
-    for i, term in enumerate(terms, start=1):
-        out[:, i] = np.bincount(keys, weights=term, minlength=size)
-    return out
-
-
-@dataclass
-class _LevelMargin:
-    """A margin whose levels are discovered batch by batch: sums per (level, cell, stat)."""
-
-    dims: tuple[str, ...]
-    cells: int
-    index: dict[Level, int] = field(default_factory=dict)
-    sums: FloatArray = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.sums = np.zeros((0, self.cells, len(STATS)))
-
-    def add(
-        self, codes: IntArray, values: list[Level], keys: IntArray, terms: list[FloatArray]
-    ) -> None:
-        """Add rows whose level is ``values[codes[i]]`` and cell ``keys[i]``."""
-        if len(values) * self.cells <= _DENSE_CELLS:
-            sums = _cell_sums(codes * self.cells + keys, terms, len(values) * self.cells)
-            blocks = sums.reshape(len(values), self.cells, len(STATS))
-            present = np.flatnonzero(blocks[:, :, 0].sum(axis=1))
-            blocks = blocks[present]
-        else:
-            present = np.flatnonzero(np.bincount(codes, minlength=len(values)))
-            remap = np.zeros(len(values), dtype=np.intp)
-            remap[present] = np.arange(present.size)
-            size = present.size * self.cells
-            blocks = _cell_sums(remap[codes] * self.cells + keys, terms, size).reshape(
-                present.size, self.cells, len(STATS)
-            )
-        # levels without rows in this batch are not registered: a margin lists only levels
-        # with rows, as the SQL pass does
-        targets = [self._position(values[int(code)]) for code in present]
-        self._grow()
-        _add_rows(self.sums, targets, blocks)
-
-    def merge(self, other: _LevelMargin) -> None:
-        """Add the sums of ``other`` (the same margin over other rows)."""
-        targets = [self._position(level) for level in other.index]
-        self._grow()
-        _add_rows(self.sums, targets, other.sums[list(other.index.values())])
-
-    def _grow(self) -> None:
-        if self.sums.shape[0] < len(self.index):
-            grown = np.zeros((len(self.index), self.cells, len(STATS)))
-            grown[: self.sums.shape[0]] = self.sums
-            self.sums = grown
-
-    def _position(self, level: Level) -> int:
-        return self.index.setdefault(level, len(self.index))
-
-    def margin(self, edges: FloatArray) -> Margin:
-        levels = sorted(self.index, key=level_sort_key)
-        stats = self.sums[[self.index[level] for level in levels]]
-        shaped = stats.reshape(len(levels), edges.size - 1, _LABELS, len(STATS))
-        return Margin(self.dims, tuple(levels), edges, shaped)
-
-
 class _Aggregator:
     """Running cell sums of every margin of one request."""
 
@@ -322,7 +244,9 @@ class _Aggregator:
         dims = [(g,) for g in cols.groups] + list(request.intersections)
         if cols.time is not None:
             dims.append((cols.time,))
-        self.margins = {d: _LevelMargin(d, self.n_coarse * _LABELS) for d in dims}
+        self.margins = {d: LevelMargin(d, self.n_coarse * _LABELS) for d in dims}
+        # single group columns are summed in packs (steward.cube.margins.add_columns)
+        self.columns = [(g,) for g in dict.fromkeys(cols.groups) if g != cols.time]
         self.pair_edges = request.pair_binning.edges
         n_pair = self.pair_edges.size - 1
         self.comparator = np.zeros((len(STATS), self.n_fine * _LABELS))
@@ -340,9 +264,10 @@ class _Aggregator:
         if np.any(~missing & ~((p_all >= 0.0) & (p_all <= 1.0))):
             raise _DeclinedError
         labels_all = _labels(batch.column(cols.label))
-        kept = np.flatnonzero(~missing)
-        self.missing += int(missing.size - kept.size)
-        p, labels = p_all[kept], labels_all[kept]
+        # every row is kept (None) unless some score is missing
+        kept = np.flatnonzero(~missing) if missing.any() else None
+        self.missing += 0 if kept is None else int(missing.size - kept.size)
+        p, labels = take(p_all, kept), take(labels_all, kept)
         paired = np.zeros(p.size, dtype=bool)
         c = np.empty(0)
         if cols.comparator is not None:
@@ -350,7 +275,7 @@ class _Aggregator:
             c_all = probability(raw_c, request.score_scale)
             if np.any(~np.isnan(raw_c) & ~((c_all >= 0.0) & (c_all <= 1.0))):
                 raise _DeclinedError
-            c_kept = c_all[kept]
+            c_kept = take(c_all, kept)
             paired = ~np.isnan(c_kept)
             c = c_kept[paired]
         terms = _row_sums(p, self.score_terms)
@@ -365,13 +290,22 @@ class _Aggregator:
         _accumulate(self.overall, keys, terms)
         coarse_keys *= _LABELS
         coarse_keys += labels
+        levels: dict[str, Codes] = {}
+        add_columns(
+            [self.margins[d] for d in self.columns],
+            [self._column_levels(batch, d[0], levels) for d in self.columns],
+            kept,
+            coarse_keys,
+            terms,
+        )
         for dims, margin in self.margins.items():
-            codes, values = self._levels(batch, dims, kept)
-            margin.add(codes, values, coarse_keys, terms)
+            if dims not in self.columns:
+                codes, values = self._levels(batch, dims, levels)
+                margin.add(take(codes, kept), values, coarse_keys, terms)
         if cols.comparator is not None:
             self._add_comparator(p[paired], terms[_Z][paired], c, labels[paired])
         if self.buckets is not None and self.hasher is not None and cols.patient is not None:
-            bucket = self.hasher(batch.column(cols.patient))[kept]
+            bucket = take(self.hasher(batch.column(cols.patient)), kept)
             if np.any(bucket < 0):
                 raise _DeclinedError  # a row with a score has no patient id
             self.buckets.add(bucket, coarse_keys, terms)
@@ -389,45 +323,40 @@ class _Aggregator:
         self.pairs += np.bincount(cell * _LABELS + labels, minlength=self.pairs.size)
 
     def _levels(
-        self, batch: pa.RecordBatch, dims: tuple[str, ...], kept: IntArray
-    ) -> tuple[IntArray, list[Level]]:
-        """Per kept row, a code into a list of levels of ``dims``."""
-        parts = [self._column_levels(batch, d, kept) for d in dims]
+        self, batch: pa.RecordBatch, dims: tuple[str, ...], levels: dict[str, Codes]
+    ) -> Codes:
+        """Per row of the batch, a code into a list of levels of ``dims``."""
+        parts = [self._column_levels(batch, d, levels) for d in dims]
         if len(parts) == 1:
-            codes, values = parts[0]
-            return codes, [(v,) for v in values]
-        combined = np.zeros(kept.size, dtype=np.intp)
-        for codes, values in parts:
-            combined = combined * len(values) + codes
-        if math.prod(len(values) for _, values in parts) <= _DENSE_LEVELS:
-            return combined, list(itertools.product(*(values for _, values in parts)))
+            return parts[0]
+        shape = [len(values) for _, values in parts]
+        combined = joint_codes([codes for codes, _ in parts], shape)
+        if math.prod(shape) <= _DENSE_LEVELS:
+            products = itertools.product(*(values for _, values in parts))
+            return combined, [sum(level, ()) for level in products]
         unique, inverse = np.unique(combined, return_inverse=True)
-        levels: list[Level] = []
+        found: list[Level] = []
         for key in unique.tolist():
-            level: list[str | None] = []
+            level: list[Level] = []
             for _, values in reversed(parts):
                 key, code = divmod(key, len(values))
                 level.append(values[code])
-            levels.append(tuple(reversed(level)))
-        return inverse.astype(np.intp), levels
+            found.append(sum(reversed(level), ()))
+        return inverse.astype(np.intp), found
 
-    def _column_levels(
-        self, batch: pa.RecordBatch, name: str, kept: IntArray
-    ) -> tuple[IntArray, list[str | None]]:
+    def _column_levels(self, batch: pa.RecordBatch, name: str, levels: dict[str, Codes]) -> Codes:
+        """Per row of the batch, a code into the levels of column ``name`` (read once a batch:
+        ``levels`` keeps the columns read so far)."""
+        if name not in levels:
+            levels[name] = self._read_levels(batch, name)
+        return levels[name]
+
+    def _read_levels(self, batch: pa.RecordBatch, name: str) -> Codes:
         column = batch.column(name)
         if name == self.request.columns.time:
-            column = pa.array(window_days(column, self.request.time_window), pa.int32())
-        if not pa.types.is_dictionary(column.type):
-            column = column.dictionary_encode()
-        dictionary: list[object] = column.dictionary.to_pylist()
-        is_time = name == self.request.columns.time
-        values: list[str | None] = [level_text(v, is_time) for v in dictionary]
-        indices, valid = buffer_values(column.indices)
-        codes = indices[kept].astype(np.intp)
-        if valid is not None:
-            codes[~valid[kept]] = len(values)
-        values.append(None)
-        return codes, values
+            days = pa.array(window_days(column, self.request.time_window), pa.int32())
+            return column_levels(days, is_time=True)
+        return column_levels(column, is_time=False)
 
     def close(self) -> None:
         if self.hasher is not None:
@@ -473,14 +402,6 @@ class _Aggregator:
                 self.buckets.stats(), self.coarse, self.request.replicates
             )
         return Cube(margins, paired, replicates, {"missing_score": self.missing})
-
-
-def _add_rows(array: FloatArray, rows: list[int], values: FloatArray) -> None:
-    """``array[rows] += values``, also when ``rows`` repeats (np.add.at is slow, so only then)."""
-    if len(set(rows)) == len(rows):
-        array[rows] += values
-    else:
-        np.add.at(array, rows, values)
 
 
 def _overall_margin(edges: FloatArray, stats: FloatArray) -> Margin:
