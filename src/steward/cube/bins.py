@@ -162,18 +162,34 @@ def logit_bins(p: FloatArray, z: FloatArray, binning: LogitBinning) -> IntArray:
     interior = logit_edges(binning.n_bins, ())[1:-1]
     m = interior.size
     step = 2.0 * LOGIT_RANGE / (m - 1)
-    estimate = np.clip(np.floor((z + LOGIT_RANGE) / step) + 1.0, 0.0, float(m))
+    estimate = z + LOGIT_RANGE  # the estimate is built in place: batch-sized temporaries fault
+    estimate /= step
+    np.floor(estimate, out=estimate)
+    estimate += 1.0
+    np.clip(estimate, 0.0, float(m), out=estimate)
     count = estimate.astype(np.intp)
     padded = np.concatenate([[-np.inf], interior, [np.inf]])
-    # padded[count + 1] is the edge just above ``count`` edges, padded[count] the last one below
-    while True:
-        up = padded[count + 1] <= p
-        down = padded[count] > p
-        if not (up.any() or down.any()):
-            break
-        count += up
-        count -= down
+    _correct_counts(count, p, padded)
     existing = set(np.concatenate([[0.0, 1.0], interior]).tolist())
     for t in sorted({float(t) for t in binning.thresholds} - existing):
         count += p >= t
     return count
+
+
+def _correct_counts(count: IntArray, p: FloatArray, padded: FloatArray) -> None:
+    """Move each estimated ``count`` of edges at or below ``p`` until it is exact, in place.
+
+    ``padded[count + 1]`` is the edge just above ``count`` edges, ``padded[count]`` the last one
+    below. Every row is checked once; after that only the rows that moved are checked again.
+    """
+    up = padded[count + 1] <= p
+    down = padded[count] > p
+    count += up
+    count -= down
+    moved = np.flatnonzero(up | down)
+    while moved.size:
+        counts, values = count[moved], p[moved]
+        up_m = padded[counts + 1] <= values
+        down_m = padded[counts] > values
+        count[moved] = counts + up_m - down_m
+        moved = moved[up_m | down_m]

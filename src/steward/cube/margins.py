@@ -24,18 +24,9 @@ _Rows = TypeVar("_Rows", bound=np.ndarray[Any, Any])
 Codes = tuple[IntArray, list[Level]]
 
 
-def cell_sums(keys: IntArray, terms: list[FloatArray], size: int) -> FloatArray:
-    """``(cell, stat)`` sums: a count and one weighted bincount per term."""
-    out = np.empty((size, len(STATS)))
-    out[:, 0] = np.bincount(keys, minlength=size)
-    for i, term in enumerate(terms, start=1):
-        out[:, i] = np.bincount(keys, weights=term, minlength=size)
-    return out
-
-
 def stat_sums(keys: IntArray, terms: list[FloatArray], size: int) -> FloatArray:
-    """``(stat, cell)`` sums, as :func:`cell_sums`: each bincount is copied into one contiguous
-    row, which costs less than a strided column once the cells outgrow the cache."""
+    """``(stat, cell)`` sums: a count and one weighted bincount per term, each copied into one
+    contiguous row (a strided column costs more once the cells outgrow the cache)."""
     out = np.empty((len(STATS), size))
     out[0] = np.bincount(keys, minlength=size)
     for i, term in enumerate(terms, start=1):
@@ -45,7 +36,8 @@ def stat_sums(keys: IntArray, terms: list[FloatArray], size: int) -> FloatArray:
 
 @dataclass
 class LevelMargin:
-    """A margin whose levels are discovered batch by batch: sums per (level, cell, stat)."""
+    """A margin whose levels are discovered batch by batch: sums per (level, stat, cell), the
+    layout bincounts fill contiguously (:meth:`margin` turns it into the cube's)."""
 
     dims: tuple[str, ...]
     cells: int
@@ -53,27 +45,33 @@ class LevelMargin:
     sums: FloatArray = field(init=False)
 
     def __post_init__(self) -> None:
-        self.sums = np.zeros((0, self.cells, len(STATS)))
+        self.sums = np.zeros((0, len(STATS), self.cells))
 
     def add(
         self, codes: IntArray, values: list[Level], keys: IntArray, terms: list[FloatArray]
     ) -> None:
         """Add rows whose level is ``values[codes[i]]`` and cell ``keys[i]``."""
         if len(values) * self.cells <= _DENSE_CELLS:
-            sums = cell_sums(codes * self.cells + keys, terms, len(values) * self.cells)
-            self.add_sums(values, sums.reshape(len(values), self.cells, len(STATS)))
+            key = codes * self.cells
+            key += keys
+            sums = stat_sums(key, terms, len(values) * self.cells)
+            self.add_sums(values, sums.reshape(len(STATS), len(values), self.cells))
             return
         present = np.flatnonzero(np.bincount(codes, minlength=len(values)))
         remap = np.zeros(len(values), dtype=np.intp)
         remap[present] = np.arange(present.size)
         size = present.size * self.cells
-        blocks = cell_sums(remap[codes] * self.cells + keys, terms, size)
-        self._add_present(values, present, blocks.reshape(present.size, self.cells, len(STATS)))
+        key = remap[codes]
+        key *= self.cells
+        key += keys
+        blocks = stat_sums(key, terms, size)
+        blocks = blocks.reshape(len(STATS), present.size, self.cells).transpose(1, 0, 2)
+        self._add_present(values, present, blocks)
 
     def add_sums(self, values: list[Level], sums: FloatArray) -> None:
-        """Add ``sums[level, cell, stat]`` of rows of level ``values[level]``."""
-        present = np.flatnonzero(sums[:, :, 0].sum(axis=1))
-        self._add_present(values, present, sums[present])
+        """Add ``sums[stat, level, cell]`` of rows of level ``values[level]``."""
+        present = np.flatnonzero(sums[0].sum(axis=1))
+        self._add_present(values, present, sums[:, present].transpose(1, 0, 2))
 
     def _add_present(self, values: list[Level], present: IntArray, blocks: FloatArray) -> None:
         # levels without rows in this batch are not registered: a margin lists only levels
@@ -90,7 +88,7 @@ class LevelMargin:
 
     def _grow(self) -> None:
         if self.sums.shape[0] < len(self.index):
-            grown = np.zeros((len(self.index), self.cells, len(STATS)))
+            grown = np.zeros((len(self.index), len(STATS), self.cells))
             grown[: self.sums.shape[0]] = self.sums
             self.sums = grown
 
@@ -99,7 +97,7 @@ class LevelMargin:
 
     def margin(self, edges: FloatArray) -> Margin:
         levels = sorted(self.index, key=level_sort_key)
-        stats = self.sums[[self.index[level] for level in levels]]
+        stats = self.sums[[self.index[level] for level in levels]].transpose(0, 2, 1)
         shaped = stats.reshape(len(levels), edges.size - 1, len(LABEL_AXIS), len(STATS))
         return Margin(self.dims, tuple(levels), edges, shaped)
 
@@ -127,12 +125,14 @@ def add_columns(
             continue
         shape = [len(columns[i][1]) for i in pack]
         joint = joint_codes([columns[i][0] for i in pack], shape)
-        sums = stat_sums(take(joint, kept) * cells + keys, terms, math.prod(shape) * cells)
+        key = take(joint, kept)  # a new array either way: built in place
+        key *= cells
+        key += keys
+        sums = stat_sums(key, terms, math.prod(shape) * cells)
         sums = sums.reshape(len(STATS), *shape, cells)
         for axis, i in enumerate(pack, start=1):
             others = tuple(a for a in range(1, len(pack) + 1) if a != axis)
-            # back to (level, cell, stat) order: a view, copied when its present levels are
-            margins[i].add_sums(columns[i][1], sums.sum(axis=others).transpose(1, 2, 0))
+            margins[i].add_sums(columns[i][1], sums.sum(axis=others))
 
 
 def plan_packs(sizes: list[int], cells: int) -> list[list[int]]:
