@@ -270,6 +270,8 @@ class _Aggregator:
         p, labels = take(p_all, kept), take(labels_all, kept)
         paired = np.zeros(p.size, dtype=bool)
         c = np.empty(0)
+        # positions of the paired rows: taking by position costs less than by mask, four times
+        pairs = np.empty(0, dtype=np.intp)
         if cols.comparator is not None:
             raw_c = float_values(batch.column(cols.comparator))
             c_all = probability(raw_c, request.score_scale)
@@ -277,7 +279,8 @@ class _Aggregator:
                 raise _DeclinedError
             c_kept = take(c_all, kept)
             paired = ~np.isnan(c_kept)
-            c = c_kept[paired]
+            pairs = np.flatnonzero(paired)
+            c = c_kept[pairs]
         terms = _row_sums(p, self.score_terms)
         keys, coarse_keys = fine_and_coarse_bins(
             p, request.fine_bins, request.coarse_bins, request.thresholds
@@ -303,7 +306,7 @@ class _Aggregator:
                 codes, values = self._levels(batch, dims, levels)
                 margin.add(take(codes, kept), values, coarse_keys, terms)
         if cols.comparator is not None:
-            self._add_comparator(p[paired], terms[_Z][paired], c, labels[paired])
+            self._add_comparator(p[pairs], terms[_Z][pairs], c, labels[pairs])
         if self.buckets is not None and self.hasher is not None and cols.patient is not None:
             bucket = take(self.hasher(batch.column(cols.patient)), kept)
             if np.any(bucket < 0):
