@@ -111,9 +111,9 @@ class Gateway:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise TokenRefusedError("no bearer token")
-        header, issuer = read_header(token.strip(), self.settings)
-        jwk = await self.keys.key(issuer, header, self.client)
-        return verify_signed(token.strip(), header, issuer, jwk, audience, self.settings)
+        unverified = read_header(token.strip(), self.settings)
+        jwk = await self.keys.key(unverified.issuer, unverified.header, self.client)
+        return verify_signed(unverified, jwk, audience, self.settings)
 
     async def call(
         self, site_slug: str, service_id: str, request: HookRequest, token: VerifiedToken | None

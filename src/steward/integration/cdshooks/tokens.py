@@ -115,11 +115,23 @@ def _find(jwks: Any, kid: Any) -> dict[str, Any] | None:
     return None
 
 
-def read_header(token: str, settings: Settings) -> tuple[dict[str, Any], str]:
+@dataclass(frozen=True)
+class UnverifiedToken:
+    """A token parsed once, before its signature is checked: the header routes it to its key,
+    and the claims are trusted only once :func:`verify_signed` has checked the signature over
+    the very segments they were read from."""
+
+    text: str
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    issuer: str
+
+
+def read_header(token: str, settings: Settings) -> UnverifiedToken:
     """The token's header and its unverified issuer, after the header checks of the spec.
 
-    Only routes the token to its key: :func:`verify_signed` then checks it in full (PyJWT
-    parses it once there; parsing it three times cost more than verifying the signature).
+    Only routes the token to its key: :func:`verify_signed` then checks it in full. The token
+    is parsed here only: parsing it three times cost more than verifying the signature.
     """
     header, claims = _unverified(token)
     algorithm = header.get("alg")
@@ -132,7 +144,7 @@ def read_header(token: str, settings: Settings) -> tuple[dict[str, Any], str]:
     issuer = claims.get("iss")
     if not isinstance(issuer, str) or not issuer:
         raise TokenRefusedError("claim iss is required")
-    return header, issuer
+    return UnverifiedToken(token, header, claims, issuer)
 
 
 def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -153,12 +165,7 @@ def _base64url(segment: str) -> bytes:
 
 
 def verify_signed(
-    token: str,
-    header: dict[str, Any],
-    issuer: str,
-    jwk: dict[str, Any],
-    audience: str,
-    settings: Settings,
+    token: UnverifiedToken, jwk: dict[str, Any], audience: str, settings: Settings
 ) -> VerifiedToken:
     """Verify signature and claims of a token whose key has been found.
 
@@ -166,6 +173,7 @@ def verify_signed(
     here: PyJWT's ``decode`` would parse the token again, which costs about as much as the
     signature check itself.
     """
+    header, issuer = token.header, token.issuer
     algorithm = header["alg"]
     if jwk.get("alg") not in (None, algorithm):
         raise TokenRefusedError(f"key {header['kid']!r} is for {jwk['alg']}, not {algorithm}")
@@ -173,14 +181,14 @@ def verify_signed(
         key = _public_key(json.dumps(jwk, sort_keys=True), algorithm)
     except jwt.PyJWTError as error:
         raise TokenRefusedError(f"{error.__class__.__name__}: {error}") from None
-    signing_input, _, signature = token.rpartition(".")
+    signing_input, _, signature = token.text.rpartition(".")
     try:
         valid = key.Algorithm.verify(signing_input.encode(), key.key, _base64url(signature))
     except (ValueError, TypeError):
         valid = False
     if not valid:
         raise TokenRefusedError("signature verification failed")
-    claims = _unverified(token)[1]
+    claims = token.claims  # read from the segments the signature covers
     _check_claims(claims, issuer, audience, settings.cds_clock_skew_seconds)
     jti = claims["jti"]
     if not isinstance(jti, str) or not jti or len(jti) > 500:
