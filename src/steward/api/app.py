@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from steward.api.hook_call import HookCallMiddleware
 from steward.api.problems import install_problem_handlers
 from steward.api.routes import (
     alerts,
@@ -65,8 +66,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.cds_gateway = gateway
     install_problem_handlers(app)
 
+    # Added first, so it runs inside the request-id middleware: hook calls skip the routing.
+    app.add_middleware(
+        HookCallMiddleware, gateway=gateway, settings=settings, handlers=app.exception_handlers
+    )
     app.add_middleware(RequestIdMiddleware)
-    # The gateway's routes first: a hook call is matched without trying every other route.
+    # The gateway's other routes first: matched without trying every other route.
     app.include_router(cds_hooks.router)
     api = APIRouter(prefix="/api/v1")
     api.include_router(health.router)

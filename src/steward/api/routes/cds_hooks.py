@@ -8,7 +8,6 @@ gateway runs its own short ones (see :mod:`steward.integration.cdshooks.store`).
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -16,12 +15,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
+from steward.api import hook_call
 from steward.api.problems import problem
 from steward.config import ConfigError
-from steward.integration.cdshooks.documents import Problem, check_feedback, check_hook_request
+from steward.integration.cdshooks.documents import Problem, check_feedback
 from steward.integration.cdshooks.gateway import Gateway
-from steward.integration.cdshooks.store import HookMismatchError
-from steward.integration.cdshooks.tokens import JWKS_PATH, TokenRefusedError, VerifiedToken
+from steward.integration.cdshooks.tokens import JWKS_PATH, TokenRefusedError
 
 LOG = logging.getLogger("steward.cdshooks")
 BASE = "/cds/{site_slug}/cds-services"
@@ -34,99 +33,49 @@ def _gateway(request: Request) -> Gateway:
     return gateway
 
 
-def _audience(request: Request) -> str:
-    """The URL the EHR called, which its token's ``aud`` must name."""
-    base: str | None = request.app.state.settings.cds_base_url
-    if base:
-        return base.rstrip("/") + request.url.path
-    return str(request.url.replace(query=None, fragment=None))
-
-
-async def _token(request: Request, *, required: bool = True) -> VerifiedToken | None:
-    authorization = request.headers.get("authorization")
-    if authorization is None and not required:
-        return None
-    return await _gateway(request).authenticate(authorization, _audience(request))
-
-
-def _refused(request: Request, error: TokenRefusedError) -> JSONResponse:
-    # The reason goes to the log only: telling a caller why its token failed helps an attacker.
-    LOG.warning(
-        "request %s to %s: token refused: %s", request.state.request_id, request.url.path, error
-    )
-    return problem(401, "The bearer token was not accepted.")
-
-
-def _bad_request(problems: list[Problem]) -> JSONResponse:
-    errors = [{"field": p.field, "detail": p.detail} for p in problems]
-    return problem(400, "The request is not a valid CDS Hooks request; see errors.", errors=errors)
-
-
-async def _json(request: Request) -> Any:
-    try:
-        return json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        return _NOT_JSON
-
-
-_NOT_JSON = object()
-
-
 @router.get(BASE, summary="CDS Hooks discovery: the services of tools live at this site")
 async def discovery(site_slug: str, request: Request) -> Any:
     """Services of tools in live_pilot or deployed whose deployment at the site is live."""
+    settings = request.app.state.settings
     try:
-        required = request.app.state.settings.cds_discovery_requires_jwt
-        await _token(request, required=required)
+        required = settings.cds_discovery_requires_jwt
+        await hook_call.token(request.scope, _gateway(request), settings, required=required)
     except TokenRefusedError as error:
-        return _refused(request, error)
+        return hook_call.refused(request.scope, error)
     return await _gateway(request).discovery(site_slug)
 
 
 @router.post(BASE + "/{service_id}", summary="Call a CDS service through the gateway")
 async def call_service(site_slug: str, service_id: str, request: Request) -> Any:
-    """Proxy the hook call to the supplier if the tool may be used here now; log every card."""
-    try:
-        token = await _token(request)
-    except TokenRefusedError as error:
-        return _refused(request, error)
-    body = await _json(request)
-    if body is _NOT_JSON:
-        return _bad_request([Problem("body", "is not JSON")])
-    checked, problems = check_hook_request(body)
-    if checked is None:
-        return _bad_request(problems)
-    try:
-        answer = await _gateway(request).call(site_slug, service_id, checked, token)
-    except TokenRefusedError as error:
-        return _refused(request, error)
-    except HookMismatchError as error:
-        return _bad_request([Problem("hook", str(error))])
-    # The call and its cards are logged right after the response leaves.
-    headers = {}
-    if answer.supplier_ms is not None:
-        # How long the supplier took, so a caller can tell the gateway's share from it.
-        headers["Server-Timing"] = f"supplier;dur={answer.supplier_ms:.3f}"
-    return JSONResponse(answer.body, headers=headers, background=BackgroundTask(answer.log))
+    """Proxy the hook call to the supplier if the tool may be used here now; log every card.
+
+    Served by :class:`steward.api.hook_call.HookCallMiddleware` before routing; declared here
+    for the OpenAPI document, and answering the same way should a request reach it.
+    """
+    gateway, settings = _gateway(request), request.app.state.settings
+    return await hook_call.answer(
+        request.scope, request.receive, gateway, settings, site_slug, service_id
+    )
 
 
 @router.post(BASE + "/{service_id}/feedback", summary="Clinicians' feedback on cards")
 async def feedback(site_slug: str, service_id: str, request: Request) -> Any:
     """Record accepted and overridden cards, with override reasons, as clinician feedback."""
+    gateway = _gateway(request)
     try:
-        token = await _token(request)
+        token = await hook_call.token(request.scope, gateway, request.app.state.settings)
     except TokenRefusedError as error:
-        return _refused(request, error)
-    body = await _json(request)
-    if body is _NOT_JSON:
-        return _bad_request([Problem("body", "is not JSON")])
+        return hook_call.refused(request.scope, error)
+    body = await hook_call.json_body(request.receive)
+    if body is hook_call.NOT_JSON:
+        return hook_call.bad_request([Problem("body", "is not JSON")])
     items, problems = check_feedback(body)
     if problems:
-        return _bad_request(problems)
+        return hook_call.bad_request(problems)
     try:
-        forward = await _gateway(request).feedback(site_slug, service_id, items, token)
+        forward = await gateway.feedback(site_slug, service_id, items, token)
     except TokenRefusedError as error:
-        return _refused(request, error)
+        return hook_call.refused(request.scope, error)
     return JSONResponse({}, background=BackgroundTask(forward))
 
 
