@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -41,6 +42,15 @@ def test_health_reports_the_database(api: Api) -> None:
     assert body["status"] == "ok"
     assert body["database"]["status"] == "ok"
     assert body["database"]["revision"] is not None
+
+
+def test_the_collector_is_tuned_while_serving_and_restored_after(engine: Engine) -> None:
+    before = gc.get_threshold()
+    with TestClient(create_app(Settings(dev=True), engine)):
+        assert gc.get_freeze_count() > 10_000  # start-up's objects are out of the scans
+        assert gc.get_threshold() == (7000, *before[1:])
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
 
 
 def test_health_is_503_when_the_database_is_down() -> None:
