@@ -73,8 +73,8 @@ def stream_cube(
         batches, total = _open(source, request)
         if batches is None:
             return None
-        feed = _Feed(batches, total, progress)
         workers = max(1, min(WORKERS, os.cpu_count() or 1))
+        feed = _Feed(batches, workers, total, progress)
         # one bucket cube for all workers: it is the largest array of the pass
         buckets = _bucket_sums(request)
         aggregators = [_Aggregator(request, buckets) for _ in range(workers)]
@@ -84,7 +84,10 @@ def stream_cube(
             # numpy releases the GIL in bincount and the ufuncs, so batches aggregate in
             # parallel
             with ThreadPoolExecutor(workers, thread_name_prefix="cube") as pool:
-                parts = [pool.submit(feed.drain, aggregator) for aggregator in aggregators]
+                parts = [
+                    pool.submit(feed.drain, aggregator, worker)
+                    for worker, aggregator in enumerate(aggregators)
+                ]
                 for part in parts:
                     part.result()
         finally:
@@ -105,37 +108,60 @@ def _bucket_sums(request: CubeRequest) -> BucketSums | None:
 
 
 class _Feed:
-    """Hands record batches to the workers one at a time, and reports progress."""
+    """Hands record batches to the workers in a fixed rotation, and reports progress.
+
+    Batch ``i`` always goes to worker ``i mod W``, so every worker adds the same batches in the
+    same order on every run, and the cube's float sums are the same bit for bit run after run
+    (first come, first served would let thread scheduling change their last digits). A worker
+    a whole batch ahead of the others waits for its turn to read; nothing is read ahead.
+    """
 
     def __init__(
-        self, batches: Iterator[pa.RecordBatch], total: int, progress: ProgressCallback | None
+        self,
+        batches: Iterator[pa.RecordBatch],
+        workers: int,
+        total: int,
+        progress: ProgressCallback | None,
     ) -> None:
         self.batches = batches
+        self.workers = workers
         self.total = total
         self.progress = progress
+        self.read = 0
         self.done = 0
+        self.exhausted = False
         self.stopped = False
-        self.lock = threading.Lock()
+        self.turn = threading.Condition()
 
-    def next(self) -> pa.RecordBatch | None:
-        with self.lock:
-            if self.stopped:
+    def next(self, worker: int) -> pa.RecordBatch | None:
+        """The next batch of ``worker``, or None when the file is read or a worker failed."""
+        with self.turn:
+            while not (self.stopped or self.exhausted) and self.read % self.workers != worker:
+                self.turn.wait()
+            if self.stopped or self.exhausted:
                 return None
             batch = next(self.batches, None)
             if batch is None:
-                self.stopped = True
-                return None
-            self.done += batch.num_rows
-            if self.progress is not None and self.total:
-                self.progress(min(0.99, self.done / self.total))
+                self.exhausted = True
+            else:
+                self.read += 1
+                self.done += batch.num_rows
+                if self.progress is not None and self.total:
+                    self.progress(min(0.99, self.done / self.total))
+            self.turn.notify_all()
             return batch
 
-    def drain(self, aggregator: _Aggregator) -> _Aggregator:
+    def stop(self) -> None:
+        with self.turn:
+            self.stopped = True  # the other workers stop at their next batch
+            self.turn.notify_all()
+
+    def drain(self, aggregator: _Aggregator, worker: int = 0) -> _Aggregator:
         try:
-            while (batch := self.next()) is not None:
+            while (batch := self.next(worker)) is not None:
                 aggregator.add(batch)
         except BaseException:
-            self.stopped = True  # the other workers stop at their next batch
+            self.stop()
             raise
         return aggregator
 
