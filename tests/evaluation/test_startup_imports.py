@@ -119,3 +119,16 @@ def test_the_executable_keeps_the_exit_code_and_freezes_before_shutdown(
     )
     assert done.returncode == code, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "frozen True"
+
+
+def test_a_run_that_loads_duckdb_ends_without_leak_reports(tmp_path: Path) -> None:
+    rows = ["score,label"] + [f"{i / 40:.3f},{i % 3 == 0:d}" for i in range(40)]
+    data = tmp_path / "rows.csv"
+    data.write_text("\n".join(rows) + "\n")
+    args = ["evaluate", str(data), "--score", "score", "--label", "label", "--quiet"]
+    done = subprocess.run(
+        [sys.executable, "-c", _ENTRY, *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "frozen False"
+    assert "leak" not in done.stderr
