@@ -20,11 +20,13 @@ from steward.metrics.bootstrap import (
     bootstrap,
     bootstrap_ci,
     from_replicates,
-    iter_paired_resamples,
     iter_resamples,
+    resample,
+)
+from steward.metrics.paired_bootstrap import (
+    iter_paired_resamples,
     paired_bootstrap,
     paired_resample,
-    resample,
 )
 
 from ._reference import level_counts

@@ -15,8 +15,8 @@ import numpy as np
 from steward.cube import NEGATIVE, POSITIVE, PairedMargin
 from steward.evaluation.blocks import ResamplingPlan, metric_block
 from steward.evaluation.result import AurocDifference, Comparator, NetBenefitDifference
-from steward.metrics import bootstrap as resampling
 from steward.metrics.discrimination import paired_auroc_difference
+from steward.metrics.paired_bootstrap import paired_bootstrap
 from steward.metrics.types import Estimate, finite_or_none
 
 FloatArray = np.ndarray
@@ -82,7 +82,7 @@ def _net_benefit_differences(
             return {"difference": net_benefit_difference_values(counts, *edges, t)}
 
         if plan.replicates:
-            estimate = resampling.paired_bootstrap(
+            estimate = paired_bootstrap(
                 quadrants,
                 statistic,
                 n_replicates=plan.replicates,
