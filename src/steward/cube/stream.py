@@ -133,14 +133,16 @@ class _Feed:
         self.stopped = False
         self.turn = threading.Condition()
 
-    def next(self, worker: int) -> pa.RecordBatch | None:
-        """The next batch of ``worker``, or None when the file is read or a worker failed."""
+    def next(self, worker: int) -> tuple[int, pa.RecordBatch] | None:
+        """The next batch of ``worker`` and its number in the file, or None when the file is
+        read or a worker failed."""
         with self.turn:
             while not (self.stopped or self.exhausted) and self.read % self.workers != worker:
                 self.turn.wait()
             if self.stopped or self.exhausted:
                 return None
             batch = next(self.batches, None)
+            order = self.read
             if batch is None:
                 self.exhausted = True
             else:
@@ -149,7 +151,7 @@ class _Feed:
                 if self.progress is not None and self.total:
                     self.progress(min(0.99, self.done / self.total))
             self.turn.notify_all()
-            return batch
+            return None if batch is None else (order, batch)
 
     def stop(self) -> None:
         with self.turn:
@@ -158,10 +160,12 @@ class _Feed:
 
     def drain(self, aggregator: _Aggregator, worker: int = 0) -> _Aggregator:
         try:
-            while (batch := self.next(worker)) is not None:
-                aggregator.add(batch)
+            while (numbered := self.next(worker)) is not None:
+                order, batch = numbered
+                aggregator.add(batch, order)
         except BaseException:
             self.stop()
+            aggregator.abort()
             raise
         return aggregator
 
@@ -281,7 +285,8 @@ class _Aggregator:
         self.score_terms = np.empty((_TERMS - 1, BATCH_ROWS))
         self.comparator_terms = np.empty((_TERMS - 1, BATCH_ROWS))
 
-    def add(self, batch: pa.RecordBatch) -> None:
+    def add(self, batch: pa.RecordBatch, order: int | None = None) -> None:
+        """Add the rows of ``batch``, the ``order``-th of the file (when numbered)."""
         request, cols = self.request, self.request.columns
         self.rows += batch.num_rows
         raw = float_values(batch.column(cols.score))
@@ -337,7 +342,7 @@ class _Aggregator:
             bucket = take(self.hasher(batch.column(cols.patient)), kept)
             if np.any(bucket < 0):
                 raise _DeclinedError  # a row with a score has no patient id
-            self.buckets.add(bucket, coarse_keys, terms)
+            self.buckets.add(bucket, coarse_keys, terms, order)
 
     def _add_comparator(
         self, p: FloatArray, z_p: FloatArray, c: FloatArray, labels: IntArray
@@ -386,6 +391,11 @@ class _Aggregator:
             days = pa.array(window_days(column, self.request.time_window), pa.int32())
             return column_levels(days, is_time=True)
         return column_levels(column, is_time=False)
+
+    def abort(self) -> None:
+        """Release the other workers from waiting for this one's batches."""
+        if self.buckets is not None:
+            self.buckets.abort()
 
     def close(self) -> None:
         if self.hasher is not None:
