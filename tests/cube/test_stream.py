@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from steward.cube import assign_bins, edges_with_thresholds
@@ -125,7 +126,24 @@ def pc_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column.dictionary_encode()
 
 
+def _agreeing_logit(z: float) -> float:
+    """``z``, or the next logit up whose probability both passes compute alike.
+
+    The numpy pass converts logits with numpy's vectorised ``exp``, the DuckDB pass with the C
+    library's, and the two may differ by one unit in the last place: a probe whose probability
+    is exactly a bin edge could then fall on either side of it. Such rows are moved off the tie.
+    """
+    z = float(z)
+    while math.isfinite(z) and -z < 700.0:  # beyond, both overflow to a probability of 0
+        if 1.0 / (1.0 + np.exp(-np.full(16, z)))[0] == 1.0 / (1.0 + math.exp(-z)):
+            break
+        z = float(np.nextafter(z, math.inf))
+    return z
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# a logit whose probability numpy and the C library round to either side of the threshold
+@example(seed=0, n=14, scale="logit", boolean_labels=False, threshold=0.11511588105825413)
 @given(
     seed=st.integers(0, 10_000),
     n=st.integers(1, 200),
@@ -146,7 +164,10 @@ def test_property_numpy_and_sql_passes_build_the_same_cube(
     else:
         with np.errstate(divide="ignore"):
             score = pa.array(
-                [None if s is None else float(np.log(s) - np.log1p(-s)) for s in rows.score]
+                [
+                    None if s is None else _agreeing_logit(np.log(s) - np.log1p(-s))
+                    for s in rows.score
+                ]
             )
     table = table.set_column(0, "score", score)
     if boolean_labels:
