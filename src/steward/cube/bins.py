@@ -90,6 +90,12 @@ def assign_bins(scores: ArrayLike, edges: NDArray[np.float64]) -> NDArray[np.int
     return np.clip(idx, 0, edges.size - 2)
 
 
+def inserted_thresholds(thresholds: Iterable[float], existing: NDArray[np.float64]) -> list[float]:
+    """Thresholds that are not already among ``existing`` edges (each inserts one extra edge)."""
+    present = set(existing.tolist())
+    return sorted({float(t) for t in thresholds} - present)
+
+
 def uniform_bins(p: FloatArray, n_bins: int, thresholds: tuple[float, ...]) -> IntArray:
     """Bins of ``p`` (in [0, 1]) among ``edges_with_thresholds(n_bins, thresholds)``.
 
@@ -159,7 +165,7 @@ def logit_bins(p: FloatArray, z: FloatArray, binning: LogitBinning) -> IntArray:
     with the edges until none fails; ``p = 1`` joins the last bin, and every inserted threshold
     shifts the bins at and above it by one.
     """
-    interior = logit_edges(binning.n_bins, ())[1:-1]
+    interior = binning.interior
     m = interior.size
     step = 2.0 * LOGIT_RANGE / (m - 1)
     estimate = z + LOGIT_RANGE  # the estimate is built in place: batch-sized temporaries fault
@@ -170,8 +176,7 @@ def logit_bins(p: FloatArray, z: FloatArray, binning: LogitBinning) -> IntArray:
     count = estimate.astype(np.intp)
     padded = np.concatenate([[-np.inf], interior, [np.inf]])
     _correct_counts(count, p, padded)
-    existing = set(np.concatenate([[0.0, 1.0], interior]).tolist())
-    for t in sorted({float(t) for t in binning.thresholds} - existing):
+    for t in binning.inserted:
         count += p >= t
     return count
 

@@ -6,13 +6,14 @@ Every expression here is plain SQL that DuckDB runs; the bin expressions reprodu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from steward.cube.bins import LOGIT_RANGE, logit_edges, uniform_edges
+from steward.cube.bins import LOGIT_RANGE, inserted_thresholds, logit_edges, uniform_edges
 
 #: Scores are clipped into [P_CLIP, 1 - P_CLIP] before taking logarithms, so that
 #: ``sum log p``, ``sum log(1 - p)`` and the logit sums stay finite for scores of exactly 0 or 1.
@@ -136,12 +137,6 @@ def time_window_sql(column: str, duckdb_type: str, window: str) -> str:
     )
 
 
-def _inserted(thresholds: Sequence[float], existing: NDArray[np.float64]) -> list[float]:
-    """Thresholds that are not already edges (each inserts one extra edge)."""
-    present = set(existing.tolist())
-    return sorted({float(t) for t in thresholds} - present)
-
-
 def _count_at_or_below(value: str, points: Sequence[float]) -> str:
     return "".join(f" + CAST({value} >= {literal(t)} AS INTEGER)" for t in points)
 
@@ -169,7 +164,7 @@ def uniform_bin_sql(
         f" + CAST(({k} + 1.0) / {n_bins}.0 <= {value} AS INTEGER)"
         f" - CAST({value} >= 1.0 AS INTEGER)"
     )
-    inserted = _inserted(thresholds, uniform_edges(n_bins))
+    inserted = inserted_thresholds(thresholds, uniform_edges(n_bins))
     return f"({binned}{_count_at_or_below(value, inserted)})"
 
 
@@ -189,13 +184,19 @@ class LogitBinning:
     def edges(self) -> NDArray[np.float64]:
         return logit_edges(self.n_bins, self.thresholds)
 
-    @property
-    def _interior(self) -> NDArray[np.float64]:
+    @functools.cached_property
+    def interior(self) -> NDArray[np.float64]:
+        """The sigmoid edges: every edge but 0, 1 and the inserted thresholds."""
         return logit_edges(self.n_bins, ())[1:-1]
+
+    @functools.cached_property
+    def inserted(self) -> list[float]:
+        """Thresholds that are not sigmoid edges, 0 or 1: each shifts the bins at and above it."""
+        return inserted_thresholds(self.thresholds, np.concatenate([[0.0, 1.0], self.interior]))
 
     def estimate_sql(self, value: str) -> str:
         """Estimated count of sigmoid edges at or below ``value``: exact or off by one."""
-        m = self._interior.size
+        m = self.interior.size
         step = 2.0 * LOGIT_RANGE / (m - 1)
         logit = f"(ln({value}) - ln(1.0 - {value}))"
         return (
@@ -205,7 +206,7 @@ class LogitBinning:
 
     def bin_sql(self, value: str, estimate: str) -> str:
         """The bin of ``value``, given the column ``estimate`` of :meth:`estimate_sql`."""
-        interior = self._interior
+        interior = self.interior
         m = interior.size
         points = "CAST([" + ", ".join(repr(float(e)) for e in interior) + "] AS DOUBLE[])"
         # list indexes are 1-based: points[c + 1] is the edge just above c edges
@@ -215,7 +216,6 @@ class LogitBinning:
         )
         # p = 1 is counted among the edges at or below it but joins the last bin: the edge 1.0
         # is left out of the count, which is the same thing
-        extra = _inserted(self.thresholds, np.concatenate([[0.0, 1.0], interior]))
-        binned = f"{count}{_count_at_or_below(value, extra)}"
+        binned = f"{count}{_count_at_or_below(value, self.inserted)}"
         # the estimate is not NULL for a NULL value (greatest/least skip NULLs)
         return f"(CASE WHEN {value} IS NOT NULL THEN {binned} END)"

@@ -277,7 +277,9 @@ class _Aggregator:
         self.margins = {d: LevelMargin(d, self.n_coarse * _LABELS) for d in dims}
         # single group columns are summed in packs (steward.cube.margins.add_columns)
         self.columns = [(g,) for g in dict.fromkeys(cols.groups) if g != cols.time]
-        self.pair_edges = request.pair_binning.edges
+        # built once: its edges and inserted thresholds are reused batch after batch
+        self.pair_binning = request.pair_binning
+        self.pair_edges = self.pair_binning.edges
         n_pair = self.pair_edges.size - 1
         self.comparator = np.zeros((len(STATS), self.n_fine * _LABELS))
         self.pairs = np.zeros(n_pair * n_pair * _LABELS)
@@ -351,7 +353,7 @@ class _Aggregator:
         keys = uniform_bins(c, self.request.fine_bins, thresholds) * _LABELS + labels
         terms = _row_sums(c, self.comparator_terms)
         _accumulate(self.comparator, keys, terms)
-        binning = self.request.pair_binning
+        binning = self.pair_binning
         n_pair = self.pair_edges.size - 1
         cell = logit_bins(p, z_p, binning) * n_pair + logit_bins(c, terms[_Z], binning)
         self.pairs += np.bincount(cell * _LABELS + labels, minlength=self.pairs.size)
