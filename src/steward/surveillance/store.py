@@ -291,9 +291,9 @@ def _read_cells_sqlite(
     session: Session, deployment_id: uuid.UUID, grain: str, start: date, end: date
 ) -> CellColumns:
     raw: Any = session.connection().connection.dbapi_connection
-    where = "deployment_id = ? AND grain = ? AND window_start >= ? AND window_start < ?"
+    where = "{t}deployment_id = ? AND {t}grain = ? AND {t}window_start >= ? AND {t}window_start < ?"
     params = (deployment_id.hex, grain, start.isoformat(), end.isoformat())
-    sql = f"SELECT DISTINCT dim, level FROM surveillance_score_cells WHERE {where}"
+    sql = f"SELECT DISTINCT dim, level FROM surveillance_score_cells WHERE {where.format(t='')}"
     groups = [(str(d), str(lv)) for d, lv in raw.execute(sql, params).fetchall()]
     if not groups:
         return _no_cells()
@@ -303,8 +303,7 @@ def _read_cells_sqlite(
         f"WITH k(dim, level, i) AS (VALUES {numbered}) "
         "SELECT CAST(julianday(c.window_start) - 2440587.5 AS INTEGER), k.i, c.bin, c.label, "
         f"{', '.join('c.' + name for name in STATS)} FROM surveillance_score_cells AS c "
-        "JOIN k ON c.dim = k.dim AND c.level = k.level WHERE "
-        + " AND ".join("c." + part for part in where.split(" AND ")),
+        "JOIN k ON c.dim = k.dim AND c.level = k.level WHERE " + where.format(t="c."),
         [v for i, (d, lv) in enumerate(groups) for v in (d, lv, i)] + list(params),
     )
     names = ["day", "group", "bin", "label", *STATS]
