@@ -7,6 +7,7 @@ Each check runs in a fresh interpreter, since this test process has imported eve
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -132,3 +133,40 @@ def test_a_run_that_loads_duckdb_ends_without_leak_reports(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "frozen False"
     assert "leak" not in done.stderr
+
+
+# runs the entry point on a command that imports numpy, then reports numpy's BLAS thread count
+_BLAS = textwrap.dedent(
+    """
+    import sys
+    from threadpoolctl import threadpool_info
+    sys.argv = ["steward", *sys.argv[1:]]
+    from steward.cli.main import run
+    assert "numpy" not in sys.modules  # else numpy would have read its threads already
+    try:
+        run()
+    except SystemExit:
+        pass
+    pools = [p for p in threadpool_info() if p["internal_api"] == "openblas"]
+    print(max(p["num_threads"] for p in pools))
+    """
+)
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "1"), ("2", "2")])
+def test_the_executable_runs_blas_on_one_thread_unless_told_otherwise(
+    parquet_file: Path, preset: str | None, expected: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    args = ["evaluate", str(parquet_file), "--score", "risk_score", "--label", "deteriorated"]
+    done = subprocess.run(
+        [sys.executable, "-c", _BLAS, *args, "--bootstrap", "0", "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 import typer
@@ -61,7 +62,15 @@ def run() -> None:
     Arrow loaded) saves a tenth of a second or more. Finalizers and exit handlers still run.
     Not after DuckDB was loaded (a CSV file, replicates): its bindings report every object a
     frozen heap keeps at exit as a leak, dozens of lines on standard error.
+
+    Linear algebra runs on one thread unless ``OPENBLAS_NUM_THREADS`` says otherwise, set here
+    because numpy reads it once, on import (no command imports numpy before this line). Steward
+    solves only small systems (2x2 calibration fits, one replicate-weighting product), where
+    OpenBLAS's thread pool gains nothing: it costs 0.13 s of CPU to start, and its threads spin
+    after each call on the cores that the cube pass's workers need (an evaluation of 5M rows
+    took 4.0-4.3 s instead of 2.7-3.2 s on a busy 2-core machine).
     """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         app()
     finally:
