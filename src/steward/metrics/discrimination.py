@@ -12,7 +12,6 @@ from statistics import NormalDist
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import digamma
 
 from steward.cube import NEGATIVE, POSITIVE, LevelCounts, PairedMargin
 from steward.metrics._counts import (
@@ -22,6 +21,7 @@ from steward.metrics._counts import (
     counts_at_edges,
     warn_undefined,
 )
+from steward.metrics.special import digamma
 from steward.metrics.types import Estimate
 
 __all__ = [

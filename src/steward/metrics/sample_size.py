@@ -14,9 +14,9 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special
 
 from steward.cube.model import NEGATIVE, POSITIVE, LevelCounts
+from steward.metrics.special import expit, logit
 
 #: Two-sided 95% normal quantile, rounded as in Riley et al. (2021) and pmvalsampsize.
 Z95 = 1.96
@@ -405,14 +405,14 @@ def _lp_sample(values: ArrayLike, weights: ArrayLike) -> tuple[FloatArray, Float
 
 
 def _empirical_moments(z: FloatArray, w: FloatArray) -> tuple[float, ...]:
-    v = special.expit(z) * special.expit(-z)
+    v = expit(z) * expit(-z)
     return tuple(float(np.sum(w * z**k * v)) for k in range(3))
 
 
 def _empirical_accuracy(z: FloatArray, w: FloatArray, threshold: float) -> tuple[float, float]:
-    flagged = z >= float(special.logit(threshold))
-    risk = w * special.expit(z)
-    no_risk = w * special.expit(-z)
+    flagged = z >= logit(threshold)
+    risk = w * expit(z)
+    no_risk = w * expit(-z)
     return float(risk[flagged].sum() / risk.sum()), float(no_risk[~flagged].sum() / no_risk.sum())
 
 
@@ -447,7 +447,7 @@ def _information_moments(mean: float, sd: float) -> tuple[float, float, float]:
     half = math.ceil(40.0 * sd / step)
     z = mean + step * np.arange(-half, half + 1, dtype=np.float64)
     u = (z - mean) / sd
-    weight = special.expit(z) * special.expit(-z) * np.exp(-0.5 * u * u)
+    weight = expit(z) * expit(-z) * np.exp(-0.5 * u * u)
     weight *= step / (sd * math.sqrt(2.0 * math.pi))
     return (float(weight.sum()), float((z * weight).sum()), float((z * z * weight).sum()))
 
@@ -503,10 +503,12 @@ def _nb_criterion(
 
 def _calibrated_accuracy(lp_mean: float, lp_sd: float, threshold: float) -> tuple[float, float]:
     # Sensitivity and specificity of a calibrated score whose logit is N(lp_mean, lp_sd^2).
+    # Imported here: only riley_sample_size with a threshold and no accuracies reaches this,
+    # never an evaluation, which keeps scipy out of every command's start.
     from scipy import integrate
 
     density = _normal_density(lp_mean, lp_sd)
-    cut = float(special.logit(threshold))
+    cut = logit(threshold)
 
     def part(f: Callable[[float], float], lo: float, hi: float) -> float:
         value, _ = integrate.quad(
@@ -515,10 +517,10 @@ def _calibrated_accuracy(lp_mean: float, lp_sd: float, threshold: float) -> tupl
         return float(value)
 
     def risk(z: float) -> float:
-        return float(special.expit(z))
+        return expit(z)
 
     def no_risk(z: float) -> float:
-        return float(special.expit(-z))
+        return expit(-z)
 
     tp, fn = part(risk, cut, np.inf), part(risk, -np.inf, cut)
     tn, fp = part(no_risk, -np.inf, cut), part(no_risk, cut, np.inf)

@@ -12,8 +12,8 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special
 
+from steward.metrics.special import ndtr, ndtri
 from steward.metrics.types import Estimate
 
 #: Events (and non-events) below which a group's estimates are marked imprecise.
@@ -186,7 +186,7 @@ def gap_test(
         raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
     value_a, se_a = _value_and_se(estimate_a)
     value_b, se_b = _value_and_se(estimate_b)
-    return _gap(value_a, se_a, value_b, se_b, float(special.ndtri(1.0 - alpha / 2.0)))
+    return _gap(value_a, se_a, value_b, se_b, float(ndtri(1.0 - alpha / 2.0)))
 
 
 def compare_groups(
@@ -234,7 +234,7 @@ def compare_groups(
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
     parsed = {level: _value_and_se(v) for level, v in values.items()}
-    z_crit = float(special.ndtri(1.0 - alpha / 2.0))
+    z_crit = float(ndtri(1.0 - alpha / 2.0))
     if reference == "rest" and "rest" not in parsed:
         pairs = _against_rest(parsed, rest_values)
     else:
@@ -294,7 +294,7 @@ def _gap(value_a: float, se_a: float, value_b: float, se_b: float, z_crit: float
         nan = math.nan
         return GapTest(difference if math.isfinite(difference) else nan, nan, nan, nan, nan, nan)
     z = difference / se
-    p = float(2.0 * special.ndtr(-abs(z)))
+    p = float(2.0 * ndtr(-abs(z)))
     return GapTest(difference, se, difference - z_crit * se, difference + z_crit * se, z, p)
 
 

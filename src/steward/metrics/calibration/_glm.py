@@ -7,7 +7,6 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import expit
 
 from steward.cube import LevelCounts
 from steward.metrics.calibration._inputs import (
@@ -19,6 +18,7 @@ from steward.metrics.calibration._inputs import (
     unbatched_bins,
     warn_where,
 )
+from steward.metrics.special import expit
 from steward.metrics.types import Estimate
 
 _MAX_ITER = 100

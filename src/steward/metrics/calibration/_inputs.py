@@ -8,10 +8,10 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import ndtri
 
 from steward.cube import NEGATIVE, POSITIVE, STATS, LevelCounts
 from steward.metrics._counts import check_counts, check_unbatched, warn_undefined
+from steward.metrics.special import ndtri
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import gammaincinv
 
 from steward.cube import LevelCounts
 from steward.metrics.calibration._inputs import (
@@ -20,6 +19,7 @@ from steward.metrics.calibration._inputs import (
     unbatched_bins,
     warn_where,
 )
+from steward.metrics.special import gammaincinv
 from steward.metrics.types import Estimate
 
 _NO_ROWS = "{} is undefined without labelled rows"
@@ -225,7 +225,7 @@ def oe_ratio(counts: LevelCounts, *, alpha: float = 0.05) -> Estimate:
     if math.isnan(value):
         return Estimate(math.nan, math.nan, math.nan)
     observed, expected = float(total.pos), float(total.sum_p)
-    # chi2.ppf(q, 2k) / 2 is the gamma(k) quantile: scipy.special avoids importing scipy.stats
+    # chi2.ppf(q, 2k) / 2 is the gamma(k) quantile
     low = 0.0 if observed == 0 else float(gammaincinv(observed, alpha / 2.0))
     high = float(gammaincinv(observed + 1.0, 1.0 - alpha / 2.0))
     return Estimate(value, low / expected, high / expected)
