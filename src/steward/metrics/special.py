@@ -35,6 +35,7 @@ _STIRLING_FROM = 10.0
 _EPSILON = 2.0**-53
 _TINY = 1e-300
 _MAX_TERMS = 1_000_000
+_SERIES_BLOCK = 2048
 
 
 def ndtr(x: float) -> float:
@@ -114,7 +115,7 @@ def digamma(x: npt.ArrayLike) -> FloatArray:
     \frac{B_{2k}}{2k\,x^{2k}}` (Abramowitz & Stegun 6.3.18) is within 1e-18 relative. Accurate
     to a few units in the last place away from the root at 1.4616 (there to about 1e-16
     absolute); ``nan`` for ``x <= 0``, which the metrics never pass (they take counts + 1).
-    About 3x scipy's time per element, a few milliseconds per million.
+    About scipy's speed on the metrics' arrays, 1.5x it on large ones of big values.
 
     Examples
     --------
@@ -128,12 +129,11 @@ def digamma(x: npt.ArrayLike) -> FloatArray:
     shift = None
     small = np.flatnonzero(z < _DIGAMMA_SHIFT_TO)
     if small.size:
-        zs = z.flat[small]
-        shift = np.zeros_like(zs)
-        while (below := zs < _DIGAMMA_SHIFT_TO).any():
-            shift += np.where(below, 1.0 / zs, 0.0)
-            zs += below
-        z.flat[small] = zs
+        # every x + k below 20, k = 0, 1, ..., at once: psi(x) = psi(x + n) - sum 1/(x + k)
+        steps = z.flat[small][:, np.newaxis] + np.arange(_DIGAMMA_SHIFT_TO)
+        below = steps < _DIGAMMA_SHIFT_TO
+        shift = np.divide(1.0, steps, out=np.zeros_like(steps), where=below).sum(axis=1)
+        z.flat[small] += below.sum(axis=1)
     r = 1.0 / z
     w = r * r
     series = w * _DIGAMMA_SERIES[-1]
@@ -262,16 +262,29 @@ def _stirling_correction(a: float) -> float:
 
 
 def _lower_series(a: float, x: float) -> float:
-    """sum_n x^n / ((a + 1) ... (a + n)), so that P(a, x) = x^a e^-x / Gamma(a + 1) times it."""
+    """sum_n x^n / ((a + 1) ... (a + n)), so that P(a, x) = x^a e^-x / Gamma(a + 1) times it.
+
+    Near x = a the terms fall slowly (a few sqrt(a) of them matter), so after the first 64 they
+    are formed in numpy blocks: a running product per block, then summed.
+    """
     term = 1.0
     total = 1.0
     denominator = a
-    for _ in range(_MAX_TERMS):
+    for _ in range(64):
         denominator += 1.0
         term *= x / denominator
         total += term
         if term <= _EPSILON * total:
             return total
+    start = denominator + 1.0
+    while start - a < _MAX_TERMS:
+        terms = np.cumprod(x / (start + np.arange(_SERIES_BLOCK, dtype=np.float64)))
+        terms *= term
+        total += float(terms.sum())
+        term = float(terms[-1])
+        if term <= _EPSILON * total:
+            return total
+        start += _SERIES_BLOCK
     raise ArithmeticError(f"incomplete gamma series did not converge for a={a}, x={x}")
 
 
