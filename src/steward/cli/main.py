@@ -58,7 +58,7 @@ def run() -> None:
     """The ``steward`` executable: the command, then a shutdown with less to do.
 
     The process ends with the command, so its objects are frozen out of the garbage collector
-    first: shutdown then skips scanning them, which after an evaluation (scipy, pydantic and
+    first: shutdown then skips scanning them, which after an evaluation (numpy, pydantic and
     Arrow loaded) saves a tenth of a second or more. Finalizers and exit handlers still run.
     Not after DuckDB was loaded (a CSV file, replicates): its bindings report every object a
     frozen heap keeps at exit as a leak, dozens of lines on standard error.
