@@ -1,5 +1,6 @@
 """What `steward` imports at start-up: the engine only when evaluating, DuckDB only when needed,
-rich only when something is drawn, the YAML parser only for a spec file.
+rich only when something is drawn, the YAML parser only for a spec file; and how the executable
+keeps those imports out of the garbage collector.
 
 Each check runs in a fresh interpreter, since this test process has imported everything already.
 """
@@ -13,6 +14,7 @@ import sys
 import textwrap
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -149,12 +151,13 @@ def test_a_run_that_loads_duckdb_ends_without_leak_reports(tmp_path: Path) -> No
     rows = ["score,label"] + [f"{i / 40:.3f},{i % 3 == 0:d}" for i in range(40)]
     data = tmp_path / "rows.csv"
     data.write_text("\n".join(rows) + "\n")
+    # the report's imports come after DuckDB was loaded for the CSV file
     args = ["evaluate", str(data), "--score", "score", "--label", "label", "--quiet"]
+    args += ["--html", str(tmp_path / "report.html")]
     done = subprocess.run(
         [sys.executable, "-c", _ENTRY, *args], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "frozen False"
     assert "leak" not in done.stderr
 
 
@@ -176,6 +179,25 @@ _BLAS = textwrap.dedent(
 )
 
 
+# imports the engine under lasting_imports, first in a process that is not the executable's
+_LASTING = textwrap.dedent(
+    """
+    import gc, json, sys
+    if sys.argv[1] == "duckdb":
+        import duckdb
+    from steward.cli import process
+    with process.lasting_imports():
+        alone = {"collecting": gc.isenabled(), "frozen": gc.get_freeze_count()}
+    process.belongs_to_command()
+    with process.lasting_imports():
+        collecting = gc.isenabled()
+        import steward.evaluation.run
+    after = {"collecting": gc.isenabled(), "frozen": gc.get_freeze_count()}
+    print(json.dumps({"alone": alone, "while": collecting, "after": after}))
+    """
+)
+
+
 @pytest.mark.parametrize(("preset", "expected"), [(None, "1"), ("2", "2")])
 def test_the_executable_runs_blas_on_one_thread_unless_told_otherwise(
     parquet_file: Path, preset: str | None, expected: str
@@ -193,3 +215,26 @@ def test_the_executable_runs_blas_on_one_thread_unless_told_otherwise(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == expected
+
+
+def _lasting(loaded: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", _LASTING, loaded], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    states: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return states
+
+
+def test_the_executable_imports_the_engine_without_collections_then_freezes_it() -> None:
+    states = _lasting("")
+    assert states["alone"] == {"collecting": True, "frozen": 0}
+    assert states["while"] is False
+    assert states["after"]["collecting"] is True
+    assert states["after"]["frozen"] > 10_000
+
+
+def test_nothing_is_frozen_once_duckdb_is_loaded() -> None:
+    states = _lasting("duckdb")
+    assert states["while"] is False
+    assert states["after"] == {"collecting": True, "frozen": 0}

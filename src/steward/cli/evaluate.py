@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from steward.cli.consoles import stderr, stdout
+from steward.cli.process import lasting_imports
 from steward.cli.progress import scan_progress
 from steward.cube.sources import ScoreScale
 from steward.errors import InputError
@@ -90,8 +91,9 @@ def evaluate_command(
 
     Exits 0 when the evaluation ran, whatever the verdict, and 2 with a message for bad input.
     """
-    from steward.evaluation.run import evaluate
-    from steward.evaluation.spec import load_spec
+    with lasting_imports():
+        from steward.evaluation.run import evaluate
+        from steward.evaluation.spec import load_spec
 
     options = {
         "score": score,
@@ -119,7 +121,8 @@ def evaluate_command(
         if json_out is not None:
             write_text_atomic(json_out, result.model_dump_json(indent=2) + "\n")
         if html_out is not None:
-            from steward.evaluation.report import write_html
+            with lasting_imports():
+                from steward.evaluation.report import write_html
 
             write_html(result.model_dump(mode="json"), html_out)
     except InputError as exc:
