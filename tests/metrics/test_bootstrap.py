@@ -180,6 +180,45 @@ def test_poisson_replicates_are_numpys_draws_of_every_cell(counts: LevelCounts) 
     np.testing.assert_allclose(reps.stats[..., 1:], (draws[..., None] * means)[..., 1:], rtol=1e-12)
 
 
+@pytest.mark.parametrize("method", ["stratified", "poisson"])
+def test_only_the_named_statistics_are_rescaled(counts: LevelCounts, method: str) -> None:
+    labelled = counts.labelled()
+    whole = resample(labelled, 30, method, rng=np.random.default_rng(5))  # type: ignore[arg-type]
+    named = ("n", "sum_p", "sum_logp")
+    (part,) = iter_resamples(
+        labelled,
+        30,
+        method,  # type: ignore[arg-type]
+        np.random.default_rng(5),
+        chunk=30,
+        stats=named,
+    )
+    kept = [STATS.index(name) for name in named]
+    np.testing.assert_array_equal(part.stats[..., kept], whole.stats[..., kept])
+    others = [i for i in range(len(STATS)) if i not in kept]
+    assert not np.any(part.stats[..., others])
+    assert part.n_pos.flags.c_contiguous
+    with pytest.raises(ValueError, match="unknown cell statistics"):
+        iter_resamples(labelled, 3, "poisson", rng=0, stats=("n", "sum_q"))
+
+
+def test_metric_block_resamples_every_statistic_its_metrics_read(
+    rows: tuple[Array, Array],
+) -> None:
+    # The evaluation resamples only RESAMPLED_STATS: its metrics must not read any other.
+    from steward.evaluation.blocks import RESAMPLED_STATS, _resampled_statistic
+
+    counts = level_counts(*rows, edges_with_thresholds(200, [0.1, THRESHOLD])).labelled()
+    statistic = _resampled_statistic([0.1, THRESHOLD], smooth=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        every = bootstrap(counts, statistic, n_replicates=50, method="poisson", seed=3)
+        named = bootstrap(
+            counts, statistic, n_replicates=50, method="poisson", seed=3, stats=RESAMPLED_STATS
+        )
+    assert named == every
+
+
 def test_default_chunks_fit_the_memory_budget() -> None:
     stats = np.zeros((1_000, 3, len(STATS)))
     stats[:, :2, 0] = 50.0

@@ -52,6 +52,11 @@ RESAMPLED = (
 )
 
 
+#: The cell statistics the resampled metrics read: the others are not rescaled in replicates
+#: (AP, ECE, net benefit and the smoother read rows and score sums; Brier and log loss the
+#: sums of p, p squared, log p and log(1 - p)).
+RESAMPLED_STATS = ("n", "sum_p", "sum_p2", "sum_logp", "sum_log1mp")
+
 #: Bins of equal row count the bootstrap resamples (plus every threshold as an edge).
 BOOTSTRAP_BINS = 200
 #: The same for each subgroup level, where many levels are resampled.
@@ -151,6 +156,7 @@ def _bootstrap(
         method=plan.method,
         seed=plan.seed,
         coarsen_to=bootstrap_edges(counts, plan.thresholds, plan.bins),
+        stats=RESAMPLED_STATS,
     )
 
 

@@ -7,13 +7,13 @@ Resampling the cells of a cube IS the row-level bootstrap of the binned metric
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from steward.cube.model import LevelCounts, ReplicateMargin
+from steward.cube.model import STATS, LevelCounts, ReplicateMargin
 from steward.metrics.types import Estimate
 
 FloatArray = NDArray[np.float64]
@@ -112,6 +112,7 @@ def iter_resamples(
     *,
     chunk: int | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    stats: Sequence[str] | None = None,
 ) -> Iterator[LevelCounts]:
     """Replicates of :func:`resample` in chunks, so memory stays bounded.
 
@@ -127,6 +128,10 @@ def iter_resamples(
     max_bytes : int, default=100 MiB
         Memory budget of one chunk, temporaries included (used when ``chunk`` is not given).
         1,000 replicates of a 1,000-bin cube are then drawn in about six chunks.
+    stats : sequence of str, optional
+        The cell statistics (names from ``STATS``) to rescale; the others stay 0 in the
+        replicates. Rescaling is most of the cost after drawing, so a statistic that reads a
+        few sums need not pay for all of them. ``"n"`` is always resampled. Default: all.
 
     Yields
     ------
@@ -137,7 +142,20 @@ def iter_resamples(
     _check_method(method)
     _check_replicates(n_replicates)
     size = _chunk_size(chunk, counts.stats.nbytes, max_bytes)
-    return _level_chunks(counts, n, method, np.random.default_rng(rng), n_replicates, size)
+    rescaled = _stat_positions(stats, counts.stats.shape[-1])
+    return _level_chunks(
+        counts, n, method, np.random.default_rng(rng), n_replicates, size, rescaled
+    )
+
+
+def _stat_positions(stats: Sequence[str] | None, n_stats: int) -> tuple[int, ...]:
+    """Positions on the stat axis to rescale (beyond ``n``, which the draws replace)."""
+    if stats is None:
+        return tuple(range(1, n_stats))
+    unknown = sorted(set(stats) - set(STATS[:n_stats]))
+    if unknown:
+        raise ValueError(f"unknown cell statistics {unknown!r}; expected names from {STATS!r}")
+    return tuple(sorted({STATS.index(name) for name in stats} - {0}))
 
 
 def _level_chunks(
@@ -147,11 +165,12 @@ def _level_chunks(
     generator: np.random.Generator,
     n_replicates: int,
     size: int,
+    rescaled: tuple[int, ...],
 ) -> Iterator[LevelCounts]:
     for start in range(0, n_replicates, size):
         count = min(size, n_replicates - start)
         new_n = _draw(n, method, generator, count)
-        yield LevelCounts(counts.edges, _rescale(counts.stats, n, new_n))
+        yield LevelCounts(counts.edges, _rescale(counts.stats, n, new_n, rescaled))
 
 
 def bootstrap_ci(
@@ -224,6 +243,7 @@ def bootstrap(
     alpha: float = 0.05,
     chunk: int | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    stats: Sequence[str] | None = None,
 ) -> dict[str, Estimate]:
     """Point estimates with percentile bootstrap intervals for statistics of one cube level.
 
@@ -251,8 +271,9 @@ def bootstrap(
         exact.
     alpha : float, default=0.05
         One minus the confidence level.
-    chunk, max_bytes
-        As for :func:`iter_resamples`.
+    chunk, max_bytes, stats
+        As for :func:`iter_resamples`; give ``stats`` only when ``statistic`` reads no other
+        cell statistic (the rest are 0 in the replicates).
 
     Returns
     -------
@@ -265,7 +286,13 @@ def bootstrap(
     source = counts if coarsen_to is None else counts.coarsen(np.asarray(coarsen_to, np.float64))
     chunks: dict[str, list[FloatArray]] = {name: [] for name in point}
     for replicates in iter_resamples(
-        source, n_replicates, method, np.random.default_rng(seed), chunk=chunk, max_bytes=max_bytes
+        source,
+        n_replicates,
+        method,
+        np.random.default_rng(seed),
+        chunk=chunk,
+        max_bytes=max_bytes,
+        stats=stats,
     ):
         _collect(chunks, statistic(replicates), replicates.batch_shape)
     return _estimates(point, chunks, alpha)
@@ -340,17 +367,31 @@ def _draw(
     return np.swapaxes(draws, -1, -2).astype(np.float64)
 
 
-def _rescale(stats: FloatArray, n: FloatArray, new_n: FloatArray) -> FloatArray:
-    factor = np.moveaxis(np.divide(new_n, n, out=np.zeros_like(new_n), where=n > 0), -1, 0)
-    # Stored label- and statistic-major, so that every per-bin field the metrics read (rows,
-    # score sums per label) is one contiguous block: this saves more than the transposed
-    # write costs. The values are the same products either way; a label without rows or sums
-    # anywhere (unlabelled rows of labelled counts) stays zero without being multiplied.
+def _rescale(
+    stats: FloatArray, n: FloatArray, new_n: FloatArray, rescaled: tuple[int, ...]
+) -> FloatArray:
+    """Replicate statistics ``stats * new_n / n`` per cell, for the ``rescaled`` stat positions.
+
+    Stored label- and statistic-major, so that every per-bin field the metrics read (rows,
+    score sums per label) is one contiguous block: this saves more than the transposed write
+    costs. A field without a non-zero value (the unlabelled rows of labelled counts, the stats
+    not asked for) is never written, and np.zeros leaves its pages untouched. Cells without
+    rows draw none (Poisson(0) and a multinomial share of 0 are 0), so dividing by 1 there
+    gives the factor 0 without a masked division.
+    """
     out = np.zeros((*stats.shape[-2:], *new_n.shape[:-1]), dtype=np.float64)
     by_label = np.moveaxis(stats, (-2, -1), (0, 1))
-    for label in np.flatnonzero(np.any(by_label.reshape(by_label.shape[0], -1) != 0, axis=-1)):
-        np.multiply(factor[label, None], by_label[label, :, None], out=out[label])
-        out[label, 0] = np.moveaxis(new_n, -1, 0)[label]
+    nonzero = np.any(by_label.reshape(*by_label.shape[:2], -1) != 0, axis=-1)
+    rows_by_label = np.moveaxis(n, -1, 0)
+    draws = np.moveaxis(new_n, -1, 0)
+    for label in np.flatnonzero(nonzero[:, 0]):
+        drawn = out[label, 0]
+        drawn[...] = draws[label]
+        rows = rows_by_label[label]
+        factor = drawn / np.where(rows > 0, rows, 1.0)
+        for stat in rescaled:
+            if nonzero[label, stat]:
+                np.multiply(factor, by_label[label, stat, None], out=out[label, stat])
     return np.moveaxis(out, (0, 1), (-2, -1))
 
 
