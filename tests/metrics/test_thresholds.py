@@ -241,3 +241,41 @@ def test_batched_evaluation_equals_looping(
             m = threshold_metrics(one, threshold)
             np.testing.assert_array_equal(m.sensitivity.value, results[sensitivity_values][index])
             np.testing.assert_array_equal(m.net_benefit.value, results[net_benefit_values][index])
+
+
+def test_threshold_metrics_warn_once_per_undefined_proportion_in_order() -> None:
+    # Nothing flagged at 0.5 and no events: PPV, sensitivity and the alerts' share among
+    # nobody are undefined; each proportion warns once, PPV first, as one call apiece did.
+    only_negatives = level_counts([0.1, 0.3], [0, 0], EDGES)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = threshold_metrics(only_negatives, 0.5)
+    messages = [str(w.message).split(" is undefined")[0] for w in caught]
+    assert messages == ["PPV", "Sensitivity"]
+    assert all(w.filename == __file__ for w in caught)
+    assert math.isnan(m.ppv.value)
+    assert math.isnan(m.sensitivity.value)
+    low, high = wilson_interval([2, 0, 2], [2, 2, 2])
+    assert (m.specificity.ci_low, m.specificity.ci_high) == (low[0], high[0])
+    assert (m.npv.ci_low, m.npv.ci_high) == (low[0], high[0])
+    assert (m.alert_rate.ci_low, m.alert_rate.ci_high) == (low[1], high[1])
+
+
+def test_threshold_metrics_intervals_equal_one_wilson_call_each() -> None:
+    p, y = rows(seed=3)
+    m = threshold_metrics(level_counts(p, y, EDGES), 0.1)
+    pairs = {
+        "sensitivity": (m.tp, m.tp + m.fn),
+        "specificity": (m.tn, m.tn + m.fp),
+        "ppv": (m.tp, m.tp + m.fp),
+        "npv": (m.tn, m.tn + m.fn),
+        "alert_rate": (m.tp + m.fp, m.tp + m.fp + m.tn + m.fn),
+    }
+    for name, (successes, trials) in pairs.items():
+        low, high = wilson_interval(successes, trials)
+        estimate = getattr(m, name)
+        assert (estimate.value, estimate.ci_low, estimate.ci_high) == (
+            successes / trials,
+            float(low),
+            float(high),
+        ), name

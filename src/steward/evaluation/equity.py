@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from steward.cube import Cube, LevelCounts
+from steward.cube import UNLABELLED, Cube, LevelCounts
 from steward.cube.model import Level
 from steward.evaluation.blocks import (
     SUBGROUP_BOOTSTRAP_BINS,
@@ -82,7 +82,9 @@ def audit_subgroups(
             undefined += len(caught)
             subgroups[column][level_label(level)] = result
             if block is not None and len(dims) == 1:
-                rest = LevelCounts(margin.edges, margin_total - margin.stats[index]).labelled()
+                rest_stats = margin_total - margin.stats[index]
+                rest_stats[..., UNLABELLED, :] = 0.0  # as .labelled(), without a second copy
+                rest = LevelCounts(margin.edges, rest_stats)
                 candidates += _gaps(column, level_label(level), block, rest, thresholds)
     return EquityAudit(subgroups, _adjust(candidates), undefined)
 

@@ -306,12 +306,23 @@ class ThresholdMetrics:
     treat_all_net_benefit: float
 
 
-def _proportion(successes: float, trials: float, what: str, z: float) -> Estimate:
-    if trials == 0:
-        warn_undefined(f"{what} is undefined (zero denominator); nan", 4)
-        return Estimate(math.nan, math.nan, math.nan)
-    low, high = _wilson(np.asarray(successes), np.asarray(trials), z)
-    return Estimate(successes / trials, float(low), float(high))
+def _proportions(pairs: dict[str, tuple[float, float]], z: float) -> dict[str, Estimate]:
+    """Wilson estimates of several proportions ``successes / trials`` in one vectorised call.
+
+    Elementwise the same arithmetic as one call per proportion; those with zero trials are
+    ``nan`` (their warnings are the caller's, so that they come in its order).
+    """
+    successes = np.array([x for x, _ in pairs.values()])
+    trials = np.array([n for _, n in pairs.values()])
+    defined = trials != 0
+    low, high = _wilson(successes[defined], trials[defined], z)
+    bounds = iter(zip(low.tolist(), high.tolist(), strict=True))
+    out = {}
+    for name, (x, n) in pairs.items():
+        out[name] = (
+            Estimate(x / n, *next(bounds)) if n != 0 else Estimate(math.nan, math.nan, math.nan)
+        )
+    return out
 
 
 def _reciprocal(x: float) -> float:
@@ -367,10 +378,21 @@ def threshold_metrics(
     c = _confusion(counts, edge_position(counts.edges, threshold))
     tp, fp, tn, fn = (float(v) for v in c)
     n = tp + fp + tn + fn
-    ppv = _proportion(tp, tp + fp, "PPV", z)
+    trials = {
+        "PPV": (tp, tp + fp),
+        "Sensitivity": (tp, tp + fn),
+        "Specificity": (tn, tn + fp),
+        "NPV": (tn, tn + fn),
+        "Alert rate": (tp + fp, n),
+    }
+    proportions = _proportions(trials, z)
+    ppv = proportions["PPV"]
+    for what, (_, denominator) in trials.items():
+        if denominator == 0:
+            warn_undefined(f"{what} is undefined (zero denominator); nan", 3)
+        if what == "PPV" and n == 0:
+            warn_undefined("Net benefit is undefined without labelled rows; nan", 2)
     odds = threshold / (1.0 - threshold)
-    if n == 0:
-        warn_undefined("Net benefit is undefined without labelled rows; nan", 2)
     net_benefit = (tp - fp * odds) / n if n else math.nan
     treat_all = ((tp + fn) - (tn + fp) * odds) / n if n else math.nan
     return ThresholdMetrics(
@@ -379,11 +401,11 @@ def threshold_metrics(
         fp=fp,
         tn=tn,
         fn=fn,
-        sensitivity=_proportion(tp, tp + fn, "Sensitivity", z),
-        specificity=_proportion(tn, tn + fp, "Specificity", z),
+        sensitivity=proportions["Sensitivity"],
+        specificity=proportions["Specificity"],
         ppv=ppv,
-        npv=_proportion(tn, tn + fn, "NPV", z),
-        alert_rate=_proportion(tp + fp, n, "Alert rate", z),
+        npv=proportions["NPV"],
+        alert_rate=proportions["Alert rate"],
         alerts_per_true_positive=Estimate(
             _reciprocal(ppv.value),
             _reciprocal(ppv.ci_high if ppv.ci_high is not None else math.nan),
