@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from steward.cli.consoles import stderr, stdout
-from steward.cli.process import lasting_imports
+from steward.cli.process import command_owns_process, lasting_imports
 from steward.cli.progress import scan_progress
 from steward.cube.sources import ScoreScale
 from steward.errors import InputError
@@ -94,6 +94,10 @@ def evaluate_command(
     with lasting_imports():
         from steward.evaluation.run import evaluate
         from steward.evaluation.spec import load_spec
+    if command_owns_process():
+        from steward.cli.allocator import keep_freed_memory
+
+        keep_freed_memory()
 
     options = {
         "score": score,

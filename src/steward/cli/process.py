@@ -29,6 +29,11 @@ def belongs_to_command() -> None:
     _command_process = True
 
 
+def command_owns_process() -> bool:
+    """Whether this process is the `steward` executable's, which ends when the command does."""
+    return _command_process
+
+
 @contextmanager
 def lasting_imports() -> Iterator[None]:
     """Import without collections, then freeze what was imported (the executable only).
