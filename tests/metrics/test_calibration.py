@@ -444,6 +444,29 @@ def test_least_radius_takes_the_full_minimum_when_not_ascending() -> None:
     np.testing.assert_array_equal(_smooth._least_radius(x, reach_x)[0], expected)
 
 
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 30))
+def test_first_reaching_is_the_first_index_at_or_above_each_goal(seed: int, n: int) -> None:
+    rng = np.random.default_rng(seed)
+    cumulative = np.cumsum(rng.integers(0, 3, size=(4, n)), axis=-1).astype(np.float64)
+    goal = rng.choice(np.concatenate([cumulative.ravel(), [-1.0, 0.5, 1e9]]), size=(4, n))
+    expected = [
+        [next((i for i in range(n) if cumulative[r, i] >= g), n) for g in goal[r]] for r in range(4)
+    ]
+    np.testing.assert_array_equal(_smooth._first_reaching(cumulative, goal), expected)
+
+
+def test_full_least_radius_is_chunked_without_changing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(8)
+    x = np.sort(rng.random((11, 6)), axis=-1)
+    reach_x = rng.random((11, 6))  # not ascending: the full minimum is taken
+    expected = np.min(
+        np.maximum(x[:, :, None] - x[:, None, :], reach_x[:, None, :] - x[:, :, None]), axis=-1
+    )
+    monkeypatch.setattr(_smooth, "_CHUNK", 4)
+    np.testing.assert_array_equal(_smooth._least_radius(x, reach_x), expected)
+
+
 def test_smoothed_errors_do_not_depend_on_the_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
     counts = replicate_counts(21, 400, 70)
     whole = smoothed_calibration_errors(counts)

@@ -297,21 +297,33 @@ def _coarse_bins(bins: LabelledBins, edges: FloatArray, n_bins: int) -> _Smoothi
 
 
 def _chunked_errors(smoothing: _Smoothing, span: float) -> tuple[FloatArray, ...]:
+    """The errors of every batch element: bandwidths for all at once (``(batch, C)`` arrays),
+    the ``(batch, C, C)`` kernels ``_CHUNK`` elements at a time."""
     batch_shape = smoothing.rows.shape[:-1]
     groups = smoothing.rows.shape[-1]
     flat = [array.reshape(-1, groups) for array in smoothing]
+    bandwidths = _bandwidths(flat[0], _weights_with_rows(flat[2]), span)
     results = []
     for start in range(0, flat[0].shape[0], _CHUNK):
         x, y, w = (array[start : start + _CHUNK] for array in flat)
-        results.append(_errors(x, y, w, span))
+        results.append(_errors(x, y, w, span, bandwidths[start : start + _CHUNK]))
     return tuple(np.concatenate([r[i] for r in results]).reshape(batch_shape) for i in range(4))
 
 
-def _errors(x: FloatArray, y: FloatArray, w: FloatArray, span: float) -> list[FloatArray]:
+def _weights_with_rows(w: FloatArray) -> FloatArray:
+    """``w`` with every row that has no weight at all given weight 1 throughout (its errors
+    are ``nan`` anyway; this keeps its fit finite)."""
+    empty = np.sum(w, axis=-1) == 0
+    return np.where(empty[..., None], 1.0, w)
+
+
+def _errors(
+    x: FloatArray, y: FloatArray, w: FloatArray, span: float, bandwidth: FloatArray
+) -> list[FloatArray]:
     """ICI, E50, E90 and Emax of each row of ``(batch, C)`` arrays; ``nan`` without rows."""
     empty = np.sum(w, axis=-1) == 0
-    safe_w = np.where(empty[..., None], 1.0, w)
-    error = np.abs(_local_fit(x, y, safe_w, span) - x)
+    safe_w = _weights_with_rows(w)
+    error = np.abs(_local_fit(x, y, safe_w, span, bandwidth) - x)
     ici = np.sum(safe_w * error, axis=-1) / np.sum(safe_w, axis=-1)
     e50, e90 = _weighted_quantiles(error, safe_w, (0.5, 0.9))
     emax = np.max(np.where(safe_w > 0, error, -np.inf), axis=-1)
@@ -334,13 +346,13 @@ def _weighted_quantiles(
     return quantiles
 
 
-def _kernel(x: FloatArray, w: FloatArray, span: float) -> FloatArray:
-    """Tricube weights ``K[..., i, c] = w_c (1 - (|x_c - x_i| / h_i)^3)^3`` of the local fits.
+def _bandwidths(x: FloatArray, w: FloatArray, span: float) -> FloatArray:
+    """Local bandwidths ``h_i`` of the fits at every ``x_i``, shape ``(..., C)``.
 
-    ``x`` must be sorted along the last axis. The bandwidth ``h_i`` is the smallest radius
-    around ``x_i`` holding a fraction ``span`` of the total weight, as in ``lowess``: for each
-    group ``l``, the first group ``r(l)`` at which the weight from ``l`` on reaches that
-    fraction gives the radius ``max(x_i - x_l, x_r(l) - x_i)``; ``h_i`` is the least of them.
+    ``x`` must be sorted along the last axis. ``h_i`` is the smallest radius around ``x_i``
+    holding a fraction ``span`` of the total weight, as in ``lowess``: for each group ``l``, the
+    first group ``r(l)`` at which the weight from ``l`` on reaches that fraction gives the radius
+    ``max(x_i - x_l, x_r(l) - x_i)``; ``h_i`` is the least of them.
     """
     cumulative = np.cumsum(w, axis=-1)
     reach = _first_reaching(cumulative, cumulative - w + span * cumulative[..., -1:] * (1 - 1e-12))
@@ -350,7 +362,18 @@ def _kernel(x: FloatArray, w: FloatArray, span: float) -> FloatArray:
         np.take_along_axis(x, np.minimum(reach, n_groups - 1), axis=-1),
         np.inf,
     )
-    bandwidth = np.maximum(_least_radius(x, reach_x), np.finfo(np.float64).tiny)
+    return np.maximum(_least_radius(x, reach_x), np.finfo(np.float64).tiny)
+
+
+def _kernel(
+    x: FloatArray, w: FloatArray, span: float, bandwidth: FloatArray | None = None
+) -> FloatArray:
+    """Tricube weights ``K[..., i, c] = w_c (1 - (|x_c - x_i| / h_i)^3)^3`` of the local fits.
+
+    ``x`` must be sorted along the last axis; ``h_i`` is from :func:`_bandwidths` unless given.
+    """
+    if bandwidth is None:
+        bandwidth = _bandwidths(x, w, span)
     # (1 - u^3)^3 with u = min(|x_c - x_i| / h_i, 1), in place: the (..., C, C) arrays dominate
     # the cost of the whole fit.
     kernel: FloatArray = x[..., None, :] - x[..., :, None]
@@ -374,10 +397,7 @@ def _least_radius(x: FloatArray, reach_x: FloatArray) -> FloatArray:
     the full minimum.
     """
     if not (_ascending(x) and _ascending(reach_x)):
-        radius = np.maximum(
-            x[..., :, None] - x[..., None, :], reach_x[..., None, :] - x[..., :, None]
-        )
-        return np.asarray(np.min(radius, axis=-1), dtype=np.float64)
+        return _full_least_radius(x, reach_x)
     n = x.shape[-1]
     # Rows flattened so that each probe is one gather (take_along_axis costs more per call).
     flat_x, flat_reach = x.reshape(-1), reach_x.reshape(-1)
@@ -397,6 +417,21 @@ def _least_radius(x: FloatArray, reach_x: FloatArray) -> FloatArray:
     return np.asarray(np.minimum(falling, rising), dtype=np.float64)
 
 
+def _full_least_radius(x: FloatArray, reach_x: FloatArray) -> FloatArray:
+    """``_least_radius`` by the minimum over every ``l``, ``_CHUNK`` rows at a time (the
+    ``(rows, C, C)`` array would otherwise grow with the batch)."""
+    n = x.shape[-1]
+    flat_x, flat_reach = x.reshape(-1, n), reach_x.reshape(-1, n)
+    out = np.empty(flat_x.shape, dtype=np.float64)
+    for start in range(0, flat_x.shape[0], _CHUNK):
+        rows, reach = flat_x[start : start + _CHUNK], flat_reach[start : start + _CHUNK]
+        radius = np.maximum(
+            rows[:, :, None] - rows[:, None, :], reach[:, None, :] - rows[:, :, None]
+        )
+        out[start : start + _CHUNK] = np.min(radius, axis=-1)
+    return out.reshape(x.shape)
+
+
 def _ascending(values: FloatArray) -> bool:
     return bool(np.all(values[..., 1:] >= values[..., :-1]))
 
@@ -404,29 +439,26 @@ def _ascending(values: FloatArray) -> bool:
 def _first_reaching(cumulative: FloatArray, goal: FloatArray) -> NDArray[np.intp]:
     """For each ``goal`` (same shape as ``cumulative``), the first index whose ``cumulative``
     (ascending along the last axis) in the same row is at least that goal, or the axis length
-    if none: a binary search on every row at once."""
+    if none: ``np.searchsorted`` row by row, which costs less than a binary search vectorised
+    over every row at once for the thousand rows of a bootstrap."""
     n = cumulative.shape[-1]
-    flat = cumulative.reshape(-1)
-    row_start = (np.arange(goal.size) // n * n).reshape(goal.shape)
-    low = np.zeros(goal.shape, dtype=np.intp)
-    high = np.full(goal.shape, n, dtype=np.intp)
-    for _ in range(max(1, n).bit_length() + 1):
-        middle = (low + high) // 2
-        value = flat[np.minimum(middle, n - 1) + row_start]
-        enough = (middle < n) & (value >= goal)
-        high = np.where(enough, middle, high)
-        low = np.where(enough, low, middle + 1)
-    return np.minimum(low, high)
+    rows, goals = cumulative.reshape(-1, n), goal.reshape(-1, n)
+    found = np.empty(rows.shape, dtype=np.intp)
+    for row in range(rows.shape[0]):
+        found[row] = np.searchsorted(rows[row], goals[row], side="left")
+    return found.reshape(goal.shape)
 
 
-def _local_fit(x: FloatArray, y: FloatArray, w: FloatArray, span: float) -> FloatArray:
+def _local_fit(
+    x: FloatArray, y: FloatArray, w: FloatArray, span: float, bandwidth: FloatArray | None = None
+) -> FloatArray:
     """Weighted local-linear fit evaluated at every ``x`` (sorted), shape ``(..., C)``.
 
     Uses the kernel-weighted moments of ``x`` and ``y`` (one matrix product) rather than the
     smoother matrix; where a neighbourhood has a single distinct score the fit falls back to
     the local weighted mean.
     """
-    kernel = _kernel(x, w, span)
+    kernel = _kernel(x, w, span, bandwidth)
     columns = np.stack([np.ones_like(x), x, x * x, y, x * y], axis=-1)
     s0, sx, sxx, sy, sxy = np.moveaxis(kernel @ columns, -1, 0)
     s1 = sx - x * s0
