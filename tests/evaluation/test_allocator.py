@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,3 +31,22 @@ def test_a_c_library_without_mallopt_is_left_alone(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(allocator.sys, "platform", "linux")
     monkeypatch.setattr(allocator.ctypes, "CDLL", NoMallopt)
     assert allocator.keep_freed_memory() is False
+
+
+def test_only_the_executables_evaluation_sets_the_allocator(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from steward.cli import evaluate
+    from steward.cli.main import app
+
+    calls: list[bool] = []
+    monkeypatch.setattr(allocator, "keep_freed_memory", lambda: calls.append(True) or True)
+    missing = str(tmp_path / "missing.csv")  # bad input, found after the engine is loaded
+    args = ["evaluate", missing, "--score", "p", "--label", "y", "--quiet"]
+    assert CliRunner().invoke(app, args).exit_code == 2
+    assert calls == []  # a process that runs commands in-process keeps glibc's defaults
+    monkeypatch.setattr(evaluate, "command_owns_process", lambda: True)
+    assert CliRunner().invoke(app, args).exit_code == 2
+    assert calls == [True]
