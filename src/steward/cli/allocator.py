@@ -5,7 +5,7 @@ glibc serves blocks above a size threshold (128 KiB to start, moved up as blocks
 fresh ``mmap`` pages, and returns free memory at the top of the heap beyond twice that threshold.
 The metrics of an evaluation allocate many temporaries of a few hundred KiB to a few MiB (one
 per array operation on 1,000 bootstrap replicates), so by default most of them are fresh pages
-that the kernel has to map and zero: about a tenth of the metrics' CPU time went to page faults.
+that the kernel has to map and zero: a tenth or more of the metrics' CPU time went to page faults.
 Fixing both thresholds keeps that memory in the process until the command exits. Long-running
 processes (the server) keep glibc's defaults. Elsewhere (macOS, musl) this does nothing.
 """
