@@ -4,10 +4,12 @@ being handed back to the system after every large numpy temporary.
 glibc serves blocks above a size threshold (128 KiB to start, moved up as blocks are freed) with
 fresh ``mmap`` pages, and returns free memory at the top of the heap beyond twice that threshold.
 The metrics of an evaluation allocate many temporaries of a few hundred KiB to a few MiB (one
-per array operation on 1,000 bootstrap replicates), so by default most of them are fresh pages
-that the kernel has to map and zero: a tenth or more of the metrics' CPU time went to page faults.
-Fixing both thresholds keeps that memory in the process until the command exits. Long-running
-processes (the server) keep glibc's defaults. Elsewhere (macOS, musl) this does nothing.
+per array operation on 1,000 bootstrap replicates), so by default many of them are fresh pages
+that the kernel has to map and zero (4,000-15,000 page faults per evaluation's metrics; average
+precision on a subgroup's replicates took three times as long). Fixing both thresholds keeps
+that memory in the process until the command exits. Only the `steward` executable's evaluation
+does this; long-running processes (the server) keep glibc's defaults. Elsewhere (macOS, musl)
+it does nothing.
 """
 
 from __future__ import annotations
