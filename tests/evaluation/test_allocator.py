@@ -38,8 +38,8 @@ def test_only_the_executables_evaluation_sets_the_allocator(
 ) -> None:
     from typer.testing import CliRunner
 
-    from steward.cli import evaluate
     from steward.cli.main import app
+    from steward.cli.process import ExecutableProcess
 
     calls: list[bool] = []
     monkeypatch.setattr(allocator, "keep_freed_memory", lambda: calls.append(True) or True)
@@ -47,6 +47,5 @@ def test_only_the_executables_evaluation_sets_the_allocator(
     args = ["evaluate", missing, "--score", "p", "--label", "y", "--quiet"]
     assert CliRunner().invoke(app, args).exit_code == 2
     assert calls == []  # a process that runs commands in-process keeps glibc's defaults
-    monkeypatch.setattr(evaluate, "command_owns_process", lambda: True)
-    assert CliRunner().invoke(app, args).exit_code == 2
+    assert CliRunner().invoke(app, args, obj=ExecutableProcess()).exit_code == 2
     assert calls == [True]

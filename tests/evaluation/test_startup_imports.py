@@ -186,10 +186,9 @@ _LASTING = textwrap.dedent(
     if sys.argv[1] == "duckdb":
         import duckdb
     from steward.cli import process
-    with process.lasting_imports():
+    with process.lasting_imports(False):
         alone = {"collecting": gc.isenabled(), "frozen": gc.get_freeze_count()}
-    process.belongs_to_command()
-    with process.lasting_imports():
+    with process.lasting_imports(True):
         collecting = gc.isenabled()
         import steward.evaluation.run
     after = {"collecting": gc.isenabled(), "frozen": gc.get_freeze_count()}

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from steward.cli.consoles import stderr, stdout
-from steward.cli.process import command_owns_process, lasting_imports
+from steward.cli.process import lasting_imports, owns_process
 from steward.cli.progress import scan_progress
 from steward.cube.sources import ScoreScale
 from steward.errors import InputError
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 
 def evaluate_command(
+    ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="CSV or Parquet file, one row per prediction.")],
     score: Annotated[str | None, typer.Option(help="Column holding the risk score.")] = None,
     label: Annotated[
@@ -91,10 +92,11 @@ def evaluate_command(
 
     Exits 0 when the evaluation ran, whatever the verdict, and 2 with a message for bad input.
     """
-    with lasting_imports():
+    owned = owns_process(ctx)
+    with lasting_imports(owned):
         from steward.evaluation.run import evaluate
         from steward.evaluation.spec import load_spec
-    if command_owns_process():
+    if owned:
         from steward.cli.allocator import keep_freed_memory
 
         keep_freed_memory()
@@ -125,7 +127,7 @@ def evaluate_command(
         if json_out is not None:
             write_text_atomic(json_out, result.model_dump_json(indent=2) + "\n")
         if html_out is not None:
-            with lasting_imports():
+            with lasting_imports(owned):
                 from steward.evaluation.report import write_html
 
             write_html(result.model_dump(mode="json"), html_out)

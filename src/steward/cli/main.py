@@ -18,7 +18,7 @@ from steward.cli.model_card import model_card_command
 from steward.cli.monitor import monitor_app, worker_command
 from steward.cli.optouts import optouts_app
 from steward.cli.orgs import orgs_app
-from steward.cli.process import belongs_to_command
+from steward.cli.process import ExecutableProcess
 from steward.cli.serve import serve_command
 from steward.cli.tokens import tokens_app
 from steward.cli.users import users_app
@@ -58,13 +58,13 @@ app.command("demo")(demo_command)
 def run() -> None:
     """The ``steward`` executable: the command, then a shutdown with less to do.
 
-    The process is marked as the command's, so the command imports its engine without garbage
-    collections and freezes it (`steward.cli.process`). The process ends with the command, so
-    its objects are frozen out of the garbage collector first: shutdown then skips scanning
-    them, which after an evaluation (numpy, pydantic and Arrow loaded) saves a tenth of a second
-    or more. Finalizers and exit handlers still run. Not after DuckDB was loaded (a CSV file,
-    replicates): its bindings report every object a frozen heap keeps at exit as a leak, dozens
-    of lines on standard error.
+    The commands get an ``ExecutableProcess`` context object, so a command imports its engine
+    without garbage collections and freezes it (`steward.cli.process`). The process ends with
+    the command, so its objects are frozen out of the garbage collector first: shutdown then
+    skips scanning them, which after an evaluation (numpy, pydantic and Arrow loaded) saves a
+    tenth of a second or more. Finalizers and exit handlers still run. Not after DuckDB was
+    loaded (a CSV file, replicates): its bindings report every object a frozen heap keeps at
+    exit as a leak, dozens of lines on standard error.
 
     Linear algebra runs on one thread unless ``OPENBLAS_NUM_THREADS`` says otherwise, set here
     because numpy reads it once, on import (no command imports numpy before this line). Steward
@@ -74,9 +74,8 @@ def run() -> None:
     took 4.0-4.3 s instead of 2.7-3.2 s on a busy 2-core machine).
     """
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    belongs_to_command()
     try:
-        app()
+        app(obj=ExecutableProcess())
     finally:
         if "duckdb" not in sys.modules:
             gc.freeze()

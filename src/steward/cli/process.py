@@ -9,8 +9,9 @@ few hundred garbage objects the imports leave are kept with them. Nothing is fro
 DuckDB is loaded (a CSV file, replicates): its bindings report every object of theirs a frozen
 heap keeps at exit as a leak, dozens of lines on standard error.
 
-Only the executable does this (``steward.cli.main.run`` marks the process as the command's):
-a process that runs commands in-process (the tests, a notebook) keeps its collector as it was.
+Only the executable does this (``steward.cli.main.run`` gives its commands an
+:class:`ExecutableProcess` context object): a process that runs commands in-process (the tests,
+a notebook) keeps its collector as it was.
 """
 
 from __future__ import annotations
@@ -20,27 +21,27 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-_command_process = False
+import typer
 
 
-def belongs_to_command() -> None:
-    """Mark this process as the `steward` executable's: it ends when the command does."""
-    global _command_process
-    _command_process = True
+class ExecutableProcess:
+    """The context object of the `steward` executable's commands: this process ends with the
+    command (``steward.cli.main.run`` passes it to the app)."""
 
 
-def command_owns_process() -> bool:
-    """Whether this process is the `steward` executable's, which ends when the command does."""
-    return _command_process
+def owns_process(ctx: typer.Context) -> bool:
+    """Whether the command runs in the `steward` executable's process, which ends with it."""
+    return ctx.find_object(ExecutableProcess) is not None
 
 
 @contextmanager
-def lasting_imports() -> Iterator[None]:
-    """Import without collections, then freeze what was imported (the executable only).
+def lasting_imports(owned: bool) -> Iterator[None]:
+    """Import without collections, then freeze what was imported, when the command ``owned``
+    the process (see :func:`owns_process`).
 
     A process that is not the executable's, or whose collector is already off, is left alone.
     """
-    if not _command_process or not gc.isenabled():
+    if not owned or not gc.isenabled():
         yield
         return
     gc.disable()
