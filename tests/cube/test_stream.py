@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from steward.cube import assign_bins, edges_with_thresholds
+from steward.cube import assign_bins, edges_with_thresholds, stream
 from steward.cube.bins import fine_and_coarse_bins, logit_bins, uniform_bins
 from steward.cube.build import CubeRequest, build_cube
 from steward.cube.sources import ColumnMap, open_source
@@ -120,6 +120,21 @@ def test_parquet_in_several_row_groups_with_dictionary_and_integer_groups(tmp_pa
     fast, slow = both_passes(str(path), request)
     assert_cubes_equal(fast, slow)  # type: ignore[arg-type]
     assert ("3",) in fast.margins[("band",)].levels  # type: ignore[attr-defined]
+
+
+def test_parquet_batches_split_each_row_group_evenly_and_never_straddle_two(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stream, "BATCH_ROWS", 300)
+    path = tmp_path / "rows.parquet"
+    pq.write_table(random_rows(2500, seed=3).table(), path, row_group_size=1000)
+    batches = list(stream._row_group_batches(pq.ParquetFile(path), ["score", "label"]))
+    # row groups of 1000, 1000 and 500 rows, in batches of at most 300 rows
+    assert [b.num_rows for b in batches] == [250] * 4 + [250] * 4 + [250, 250]
+    assert pa.Table.from_batches(batches)["score"].equals(pq.read_table(path)["score"])
+    request = small_request()
+    fast, slow = both_passes(str(path), request)
+    assert_cubes_equal(fast, slow)  # type: ignore[arg-type]
 
 
 def pc_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
