@@ -74,6 +74,13 @@ def test_defaults_come_from_the_versioned_policy_file() -> None:
     assert config.threshold is None
 
 
+def test_each_caller_gets_its_own_copy_of_the_parsed_policy() -> None:
+    first = load_policy("monitors")
+    first["cusum"]["odds_ratio"] = 99.0  # a caller merging its overrides in place
+    assert load_policy("monitors")["cusum"]["odds_ratio"] == 1.5
+    assert default_config().cusum.odds_ratio == 1.5
+
+
 def test_a_tool_overrides_single_fields() -> None:
     config = monitor_config(
         {"threshold": 0.2, "cusum": {"family_arl_years": 5}, "ewma": {"lambda": 0.1}}
