@@ -122,7 +122,7 @@ def test_parquet_in_several_row_groups_with_dictionary_and_integer_groups(tmp_pa
     assert ("3",) in fast.margins[("band",)].levels  # type: ignore[attr-defined]
 
 
-def test_parquet_batches_split_each_row_group_evenly_and_never_straddle_two(
+def test_parquet_batches_split_large_row_groups_evenly_and_never_straddle_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(stream, "BATCH_ROWS", 300)
@@ -132,6 +132,15 @@ def test_parquet_batches_split_each_row_group_evenly_and_never_straddle_two(
     # row groups of 1000, 1000 and 500 rows, in batches of at most 300 rows
     assert [b.num_rows for b in batches] == [250] * 4 + [250] * 4 + [250, 250]
     assert pa.Table.from_batches(batches)["score"].equals(pq.read_table(path)["score"])
+    # smaller row groups are read together, in batches of BATCH_ROWS
+    table = random_rows(2300, seed=4).table()
+    mixed = tmp_path / "mixed.parquet"
+    with pq.ParquetWriter(mixed, table.schema) as writer:
+        for start, rows in ((0, 1000), (1000, 100), (1100, 100), (1200, 100), (1300, 1000)):
+            writer.write_table(table.slice(start, rows))
+    batches = list(stream._row_group_batches(pq.ParquetFile(mixed), ["score"]))
+    assert [b.num_rows for b in batches] == [250] * 4 + [300] + [250] * 4
+    assert pa.Table.from_batches(batches)["score"].equals(table["score"])
     request = small_request()
     fast, slow = both_passes(str(path), request)
     assert_cubes_equal(fast, slow)  # type: ignore[arg-type]
