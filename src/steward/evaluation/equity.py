@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from steward.cube import UNLABELLED, Cube, LevelCounts
+from steward.cube import Cube, LevelCounts
 from steward.cube.model import Level
 from steward.evaluation.blocks import (
     SUBGROUP_BOOTSTRAP_BINS,
@@ -71,20 +71,21 @@ def audit_subgroups(
     undefined = 0
     for dims in margin_keys:
         margin = cube.margins[dims]
-        margin_total = margin.stats.sum(axis=0)
+        # every level's labelled rows in one copy; the rest of a column is the labelled total
+        # minus a level, whose unlabelled cells are then zero as well
+        labelled = LevelCounts(margin.edges, margin.stats).labelled().stats
+        labelled_total = labelled.sum(axis=0)
         column = column_label(dims)
         subgroups[column] = {}
         for index, level in enumerate(margin.levels):
-            counts = margin.level(level).labelled()
+            counts = LevelCounts(margin.edges, labelled[index])
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 result, block = _level_result(counts, thresholds, plan)
             undefined += len(caught)
             subgroups[column][level_label(level)] = result
             if block is not None and len(dims) == 1:
-                rest_stats = margin_total - margin.stats[index]
-                rest_stats[..., UNLABELLED, :] = 0.0  # as .labelled(), without a second copy
-                rest = LevelCounts(margin.edges, rest_stats)
+                rest = LevelCounts(margin.edges, labelled_total - labelled[index])
                 candidates += _gaps(column, level_label(level), block, rest, thresholds)
     return EquityAudit(subgroups, _adjust(candidates), undefined)
 
