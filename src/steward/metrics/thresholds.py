@@ -390,6 +390,7 @@ def threshold_metrics(
     for what, (_, denominator) in trials.items():
         if denominator == 0:
             warn_undefined(f"{what} is undefined (zero denominator); nan", 3)
+        # net benefit's warning comes right after PPV's, as result documents have always listed them
         if what == "PPV" and n == 0:
             warn_undefined("Net benefit is undefined without labelled rows; nan", 2)
     odds = threshold / (1.0 - threshold)
